@@ -1,0 +1,236 @@
+/*
+ * calltrail.h — the public interface of libcalltrail.
+ *
+ * Every program of calltrail is a thin main() over this library, so the
+ * tests link the very code that runs in production.  Conventions:
+ *
+ *   - Functions return CT_OK (0) or a CT_ERR_* code.  Where the caller
+ *     needs detail they fill a caller-supplied `char err[CT_ERRLEN]` with
+ *     one line a person can act on.  The library never exits and never
+ *     prints; programs decide what to say and how to exit.
+ *   - Every buffer has a cap; exceeding it is CT_ERR_TOOBIG, never a
+ *     silent truncation.
+ *   - Nothing here ever writes a secret, a token or a whole email address
+ *     into an error message: emails go through ct_email_mask().
+ *
+ * The core shared by every program is declared here; each larger module
+ * keeps its declarations in its own header, which includes this one:
+ * ct_token.h, ct_record.h, ct_spool.h, ct_target.h (gzip, S3, archive),
+ * ct_csv.h.
+ */
+#ifndef CALLTRAIL_H
+#define CALLTRAIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct json_object;
+
+/* ---- errors -------------------------------------------------------- */
+
+enum {
+	CT_OK = 0,
+	CT_ERR_NOMEM,    /* allocation failed */
+	CT_ERR_INPUT,    /* the input breaks a rule (bad email, bad record) */
+	CT_ERR_IO,       /* a file system call failed */
+	CT_ERR_CONFIG,   /* configuration missing or invalid */
+	CT_ERR_CRYPTO,   /* CSPRNG, hashing or signing failed */
+	CT_ERR_TOOBIG,   /* a size cap was reached */
+	CT_ERR_BUSY,     /* someone else holds the lock: skip, not fail */
+	CT_ERR_TEMP,     /* a remote failure worth retrying later */
+	CT_ERR_REMOTE,   /* a remote refusal that retrying will not fix */
+	CT_ERR_NOTFOUND, /* the thing asked for does not exist */
+};
+
+#define CT_ERRLEN 512
+
+/* A short English name for a CT_ERR_* code; never NULL. */
+const char *ct_strerror(int code);
+
+/* Fill err (CT_ERRLEN bytes) with a formatted message; returns code. */
+int ct_seterr(char *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- growable buffer with a cap (buf.c) ---------------------------- */
+
+struct ct_buf {
+	char *p;      /* always NUL-terminated when non-NULL */
+	size_t len;
+	size_t cap;
+	size_t max;   /* 0: no cap beyond SIZE_MAX/2 */
+};
+
+void ct_buf_init(struct ct_buf *b, size_t max);
+/* Append n bytes; CT_ERR_TOOBIG when len would exceed max. */
+int ct_buf_add(struct ct_buf *b, const void *data, size_t n);
+int ct_buf_adds(struct ct_buf *b, const char *s);
+int ct_buf_printf(struct ct_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ct_buf_reset(struct ct_buf *b);
+void ct_buf_free(struct ct_buf *b);
+
+/* ---- configuration (conf.c) ---------------------------------------- */
+
+#define CT_TOKEN_TTL_MIN     120
+#define CT_TOKEN_TTL_MAX     86400
+#define CT_TOKEN_TTL_DEFAULT 900
+#define CT_SECRET_MIN        32
+#define CT_SECRET_MAX        4096
+#define CT_CONF_LINE_MAX     8192
+#define CT_AGENTS_MAX        64
+
+struct ct_conf {
+	char *livekit_url;
+	char *livekit_api_key;
+	char *livekit_api_secret;   /* from the file, the _file key or env */
+	long token_ttl;
+	char *room_prefix;
+	char *identity_prefix;
+	char *display_name;
+	char *agents[CT_AGENTS_MAX];
+	size_t nagents;
+	char *default_agent;        /* "" : dispatch none */
+	char *cors_origin;          /* "" : no CORS headers */
+	char *spool_dir;
+	char *target;               /* file:///DIR or s3://BUCKET/PREFIX */
+	char *s3_endpoint;          /* "" : AWS, virtual-hosted */
+	char *s3_region;
+	int s3_concurrency;
+	int s3_retries;
+	char *csv_dir;
+	int csv_upload;
+	int keep_days;
+	/* AWS credentials: environment first, then ~/.aws/credentials. */
+	char *aws_access_key_id;
+	char *aws_secret_access_key;
+	char *aws_session_token;
+	char *path;                 /* the file that was read, or NULL */
+};
+
+/* The file read when neither -c nor CALLTRAIL_CONF names one. */
+const char *ct_conf_default_path(void);
+
+/*
+ * Load the configuration: defaults, then the file (path; NULL means
+ * $CALLTRAIL_CONF, else the default path, which may be absent), then the
+ * environment (LIVEKIT_*, AWS_*, and CALLTRAIL_<KEY> for every key).
+ * Any unknown key, bad value or unreadable file is CT_ERR_CONFIG with
+ * one line in err naming the key (and file:line).  On error the struct
+ * is freed; on success the caller owns it (ct_conf_free).
+ */
+int ct_conf_load(struct ct_conf *c, const char *path, char *err);
+
+/* CT_ERR_CONFIG unless the three LiveKit keys are present and valid. */
+int ct_conf_require_livekit(const struct ct_conf *c, char *err);
+
+/* Fill the AWS credentials from ~/.aws/credentials ($AWS_PROFILE or
+ * "default") unless the environment already gave them. */
+int ct_conf_aws_credentials(struct ct_conf *c, char *err);
+
+/* Is name one of the configured agents? */
+int ct_conf_agent_allowed(const struct ct_conf *c, const char *name);
+
+void ct_conf_free(struct ct_conf *c);
+
+/* ---- logging (log.c) ----------------------------------------------- */
+
+/* Programs call ct_log_init once; each ct_log line is written with one
+ * write(2) so lines from several workers never interleave. */
+void ct_log_init(const char *progname);
+void ct_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ct_vlog(const char *fmt, va_list ap);
+
+/* Write "j***@acme.com" for "jane@acme.com" into out (always
+ * NUL-terminated); "-" for an empty email, "***" when there is no '@'. */
+void ct_email_mask(const char *email, char *out, size_t outsz);
+#define CT_MASKLEN 272
+
+/* ---- email rules (email.c) ----------------------------------------- */
+
+#define CT_EMAIL_MAX       254
+#define CT_EMAIL_LOCAL_MAX 64
+
+/*
+ * The one email rule of calltrail.  Trims ASCII whitespace from in[0..len),
+ * then checks: at most 254 bytes, local part at most 64, the WHATWG
+ * input type=email grammar, at least one dot in the domain, no control
+ * characters, first character not one of = + - @.  The trimmed address
+ * goes to out (CT_EMAIL_MAX + 1 bytes).  An empty (or all-blank) input
+ * is CT_OK with out = "".  CT_ERR_INPUT otherwise, with *why (static
+ * text, never the address) saying which rule broke.
+ */
+int ct_email_check(const char *in, size_t len, char *out, const char **why);
+
+/* ---- random ids (ids.c) -------------------------------------------- */
+
+/* n random bytes from the CSPRNG as 2n lower-case hex chars + NUL. */
+int ct_id_hex(char *out, size_t nbytes);
+/* n random lower-case base32 (RFC 4648 alphabet) chars + NUL. */
+int ct_id_base32(char *out, size_t nchars);
+
+/* ---- time (timefmt.c) ---------------------------------------------- */
+
+#define CT_TIMELEN 32
+
+/* Microseconds since the epoch, now (CLOCK_REALTIME). */
+int64_t ct_time_now_us(void);
+
+/*
+ * Parse RFC 3339 / ISO 8601 date-time: YYYY-MM-DD, 'T' (or 't' or ' '),
+ * HH:MM:SS, optional fraction (1..9 digits, kept to the microsecond),
+ * optional 'Z' or ±HH:MM (no offset means UTC).  The whole string must be
+ * consumed.  CT_ERR_INPUT on anything else.
+ */
+int ct_time_parse(const char *s, int64_t *us);
+
+/* "YYYY-MM-DDTHH:MM:SS.sssZ" (UTC, milliseconds). */
+void ct_time_format_ms(int64_t us, char out[CT_TIMELEN]);
+/* "YYYY-MM-DD" of the UTC day; also y/m/d when the pointers are set. */
+void ct_time_day(int64_t us, char out[11]);
+
+/* ---- JSON helpers (json.c) ----------------------------------------- */
+
+#define CT_JSON_DEPTH 32
+
+/*
+ * Parse exactly one JSON value from buf[0..len): strict RFC 8259, valid
+ * UTF-8, no NUL bytes, nesting at most maxdepth, nothing but whitespace
+ * after it.  *out is a new reference.  CT_ERR_INPUT with err otherwise.
+ */
+int ct_json_parse(const char *buf, size_t len, int maxdepth,
+                  struct json_object **out, char *err);
+
+/* The string member key of obj, or NULL when absent or not a string. */
+const char *ct_json_str(struct json_object *obj, const char *key);
+
+/* ---- files (fsutil.c) ---------------------------------------------- */
+
+/* write(2) all of buf, retrying short writes and EINTR. */
+int ct_write_full(int fd, const void *buf, size_t len);
+/* fsync a directory so a rename or create in it is durable. */
+int ct_fsync_dir(const char *dir, char *err);
+/* mkdir -p with mode for every directory created. */
+int ct_mkdirs(const char *path, mode_t mode, char *err);
+/* Read a whole file of at most max bytes into b (b is reset first). */
+int ct_file_read(const char *path, size_t max, struct ct_buf *b, char *err);
+/*
+ * Durably replace path with data: a temporary file beside it (mkstemp,
+ * then fchmod mode), write, fsync, rename, fsync the directory.  The
+ * temporary file is removed on every failure path.
+ */
+int ct_file_put(const char *path, const void *data, size_t len, mode_t mode,
+                char *err);
+
+/* ---- gzip (gz.c) -------------------------------------------------- */
+
+/* Deterministic gzip (no name, mtime 0, OS 255, level 6) of data into out
+ * (reset first): the same bytes always give the same object. */
+int ct_gz_compress(const void *data, size_t len, struct ct_buf *out, char *err);
+/* Gunzip one member into out (reset first), at most max bytes. */
+int ct_gz_decompress(const void *data, size_t len, size_t max,
+                     struct ct_buf *out, char *err);
+
+#endif /* CALLTRAIL_H */
