@@ -188,7 +188,7 @@ int ct_time_parse(const char *s, int64_t *us);
 
 /* "YYYY-MM-DDTHH:MM:SS.sssZ" (UTC, milliseconds). */
 void ct_time_format_ms(int64_t us, char out[CT_TIMELEN]);
-/* "YYYY-MM-DD" of the UTC day; also y/m/d when the pointers are set. */
+/* "YYYY-MM-DD" of the UTC day. */
 void ct_time_day(int64_t us, char out[11]);
 
 /* ---- JSON helpers (json.c) ----------------------------------------- */

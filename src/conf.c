@@ -1,0 +1,523 @@
+/*
+ * conf.c — calltrail.conf: `key = value` lines, `#` comments (a `#` at the
+ * start of a line, or after whitespace), blank lines ignored.  Then the
+ * environment overrides the file: LiveKit's and AWS's own variable names,
+ * and CALLTRAIL_<KEY> (upper case) for every key.  Every value is checked
+ * here, once, at start: a program never runs half-configured.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "calltrail.h"
+
+#ifndef CT_SYSCONFDIR
+#define CT_SYSCONFDIR "/etc"
+#endif
+#ifndef CT_LOCALSTATEDIR
+#define CT_LOCALSTATEDIR "/var"
+#endif
+
+enum kind { K_STR, K_URL, K_NAME, K_TEXT, K_SECRET, K_SECRETFILE, K_LIST,
+            K_AGENT, K_ORIGIN, K_PATH, K_TARGET, K_ENDPOINT, K_REGION,
+            K_INT, K_BOOL };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	const char *env;      /* a foreign variable name honoured, or NULL */
+	size_t off;           /* offsetof the field in struct ct_conf */
+	long lo, hi;          /* K_INT bounds; K_STR/K_NAME/K_TEXT max length */
+};
+
+#define F(f) offsetof(struct ct_conf, f)
+static const struct key keys[] = {
+	{ "livekit_url",             K_URL,        "LIVEKIT_URL",        F(livekit_url),        0, 1024 },
+	{ "livekit_api_key",         K_NAME,       "LIVEKIT_API_KEY",    F(livekit_api_key),    1, 256 },
+	{ "livekit_api_secret",      K_SECRET,     "LIVEKIT_API_SECRET", F(livekit_api_secret), 0, CT_SECRET_MAX },
+	{ "livekit_api_secret_file", K_SECRETFILE, NULL,                 F(livekit_api_secret), 0, 4096 },
+	{ "token_ttl",               K_INT,        NULL,                 F(token_ttl),          CT_TOKEN_TTL_MIN, CT_TOKEN_TTL_MAX },
+	{ "room_prefix",             K_NAME,       NULL,                 F(room_prefix),        1, 32 },
+	{ "identity_prefix",         K_NAME,       NULL,                 F(identity_prefix),    1, 32 },
+	{ "display_name",            K_TEXT,       NULL,                 F(display_name),       1, 128 },
+	{ "agents",                  K_LIST,       NULL,                 F(agents),             0, 0 },
+	{ "default_agent",           K_AGENT,      NULL,                 F(default_agent),      0, 128 },
+	{ "cors_origin",             K_ORIGIN,     NULL,                 F(cors_origin),        0, 512 },
+	{ "spool_dir",               K_PATH,       NULL,                 F(spool_dir),          1, 1024 },
+	{ "target",                  K_TARGET,     NULL,                 F(target),             1, 1024 },
+	{ "s3_endpoint",             K_ENDPOINT,   NULL,                 F(s3_endpoint),        0, 1024 },
+	{ "s3_region",               K_REGION,     "AWS_REGION",         F(s3_region),          1, 64 },
+	{ "s3_concurrency",          K_INT,        NULL,                 F(s3_concurrency),     1, 64 },
+	{ "s3_retries",              K_INT,        NULL,                 F(s3_retries),         0, 20 },
+	{ "csv_dir",                 K_PATH,       NULL,                 F(csv_dir),            1, 1024 },
+	{ "csv_upload",              K_BOOL,       NULL,                 F(csv_upload),         0, 0 },
+	{ "keep_days",               K_INT,        NULL,                 F(keep_days),          1, 3650 },
+};
+#undef F
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+const char *
+ct_conf_default_path(void)
+{
+	return CT_SYSCONFDIR "/calltrail/calltrail.conf";
+}
+
+static char **
+sfield(struct ct_conf *c, const struct key *k)
+{
+	return (char **)((char *)c + k->off);
+}
+
+static int
+setstr(char **dst, const char *v)
+{
+	char *p = strdup(v);
+
+	if (p == NULL)
+		return CT_ERR_NOMEM;
+	free(*dst);
+	*dst = p;
+	return CT_OK;
+}
+
+static int
+is_name(const char *v, int dot)
+{
+	if (*v == '\0')
+		return 0;
+	for (; *v; v++)
+		if (!isalnum((unsigned char)*v) && *v != '_' && *v != '-' &&
+		    !(dot && *v == '.'))
+			return 0;
+	return 1;
+}
+
+static int
+has_ctl(const char *v)
+{
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int
+prefixed(const char *v, const char *p)
+{
+	return strncmp(v, p, strlen(p)) == 0;
+}
+
+/* Split "a, b ,c" into the agents array. */
+static int
+setlist(struct ct_conf *c, const char *v, const char *where, char *err)
+{
+	char buf[CT_CONF_LINE_MAX], *tok, *save = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nagents; i++)
+		free(c->agents[i]);
+	c->nagents = 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *e;
+
+		while (isspace((unsigned char)*tok))
+			tok++;
+		e = tok + strlen(tok);
+		while (e > tok && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*tok == '\0')
+			continue;
+		if (!is_name(tok, 1) || strlen(tok) > 128)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%sagents: \"%s\" is not an agent name ([A-Za-z0-9_.-], at most 128)",
+			    where, tok);
+		if (c->nagents == CT_AGENTS_MAX)
+			return ct_seterr(err, CT_ERR_CONFIG, "%sagents: more than %d agents",
+			                 where, CT_AGENTS_MAX);
+		if ((c->agents[c->nagents] = strdup(tok)) == NULL)
+			return CT_ERR_NOMEM;
+		c->nagents++;
+	}
+	return CT_OK;
+}
+
+static int
+readsecret(struct ct_conf *c, const char *path, const char *where, char *err)
+{
+	struct ct_buf b;
+	char e2[CT_ERRLEN];
+	int rc;
+
+	ct_buf_init(&b, CT_SECRET_MAX + 2);
+	if ((rc = ct_file_read(path, CT_SECRET_MAX + 2, &b, e2)) != CT_OK) {
+		ct_buf_free(&b);
+		return ct_seterr(err, CT_ERR_CONFIG, "%slivekit_api_secret_file: %s",
+		                 where, e2);
+	}
+	/* One trailing newline is how editors and `echo` leave it. */
+	if (b.len && b.p[b.len - 1] == '\n')
+		b.p[--b.len] = '\0';
+	if (b.len && b.p[b.len - 1] == '\r')
+		b.p[--b.len] = '\0';
+	if (strlen(b.p) != b.len || has_ctl(b.p) || b.len > CT_SECRET_MAX) {
+		ct_buf_free(&b);
+		return ct_seterr(err, CT_ERR_CONFIG,
+		    "%slivekit_api_secret_file: \"%s\" must hold the secret on one line",
+		    where, path);
+	}
+	rc = setstr(&c->livekit_api_secret, b.p);
+	OPENSSL_cleanse(b.p, b.len);
+	ct_buf_free(&b);
+	return rc;
+}
+
+/* Check v for key k and store it.  where is "FILE:LINE: " or "VAR: ". */
+static int
+setval(struct ct_conf *c, const struct key *k, const char *v, const char *where,
+       char *err)
+{
+	char **dst = sfield(c, k);
+	size_t n = strlen(v);
+	char *end;
+	long l;
+
+	if (has_ctl(v))
+		return ct_seterr(err, CT_ERR_CONFIG, "%s%s: control character in the value",
+		                 where, k->name);
+	switch (k->kind) {
+	case K_INT:
+		errno = 0;
+		l = strtol(v, &end, 10);
+		if (errno || end == v || *end || l < k->lo || l > k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not a whole number from %ld to %ld",
+			    where, k->name, v, k->lo, k->hi);
+		if (k->off == offsetof(struct ct_conf, token_ttl))
+			c->token_ttl = l;
+		else
+			*(int *)((char *)c + k->off) = (int)l;
+		return CT_OK;
+	case K_BOOL:
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+			c->csv_upload = 1;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+			c->csv_upload = 0;
+		else
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not yes or no", where, k->name, v);
+		return CT_OK;
+	case K_LIST:
+		return setlist(c, v, where, err);
+	case K_SECRETFILE:
+		if (v[0] != '/')
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: must be an absolute path", where, k->name);
+		return readsecret(c, v, where, err);
+	case K_SECRET:
+		/* never echo the value */
+		if (n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG, "%s%s: longer than %ld bytes",
+			                 where, k->name, k->hi);
+		break;
+	case K_URL:
+		if (!(prefixed(v, "wss://") || prefixed(v, "ws://") ||
+		      prefixed(v, "https://") || prefixed(v, "http://")) ||
+		    strchr(v, ' ') || n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not a wss://, ws://, https:// or http:// URL",
+			    where, k->name, v);
+		break;
+	case K_ENDPOINT:
+		if (n && (!(prefixed(v, "https://") || prefixed(v, "http://")) ||
+		          strchr(v, ' ') || n > (size_t)k->hi))
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not an http:// or https:// URL",
+			    where, k->name, v);
+		break;
+	case K_ORIGIN:
+		if (n && (!(prefixed(v, "https://") || prefixed(v, "http://")) ||
+		          strchr(v, ' ') || strchr(strstr(v, "//") + 2, '/') ||
+		          n > (size_t)k->hi))
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not an origin like https://www.example.com",
+			    where, k->name, v);
+		break;
+	case K_NAME:
+	case K_AGENT:
+		if ((n || k->kind == K_NAME) &&
+		    (!is_name(v, k->kind == K_AGENT) || n > (size_t)k->hi))
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" must be 1 to %ld of [A-Za-z0-9_-%s]",
+			    where, k->name, v, k->hi, k->kind == K_AGENT ? "." : "");
+		break;
+	case K_TEXT:
+	case K_STR:
+		if (n < (size_t)k->lo || n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG, "%s%s: must be %ld to %ld bytes",
+			                 where, k->name, k->lo, k->hi);
+		break;
+	case K_PATH:
+		if (v[0] != '/' || n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not an absolute path", where, k->name, v);
+		break;
+	case K_TARGET:
+		if (!(prefixed(v, "file:///") || (prefixed(v, "s3://") && v[5] &&
+		      v[5] != '/')) || strchr(v, ' ') || n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is neither file:///DIR nor s3://BUCKET/PREFIX",
+			    where, k->name, v);
+		break;
+	case K_REGION:
+		for (end = (char *)v; *end; end++)
+			if (!islower((unsigned char)*end) && !isdigit((unsigned char)*end) &&
+			    *end != '-')
+				break;
+		if (n == 0 || *end || n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not a region name like us-east-1",
+			    where, k->name, v);
+		break;
+	}
+	return setstr(dst, v) == CT_OK ? CT_OK :
+	       ct_seterr(err, CT_ERR_NOMEM, "%s%s: out of memory", where, k->name);
+}
+
+static const struct key *
+findkey(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+	                 e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+static int
+loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
+{
+	char line[CT_CONF_LINE_MAX + 2], where[1200];
+	unsigned char seen[NKEYS] = { 0 };
+	FILE *f;
+	long lineno = 0;
+	int rc = CT_OK;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return CT_OK;
+		return ct_seterr(err, CT_ERR_CONFIG, "%s: cannot read: %s", path,
+		                 strerror(errno));
+	}
+	while (fgets(line, sizeof(line), f)) {
+		const struct key *k;
+		char *p, *eq, *key, *val, *hash;
+
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%ld: ", path, lineno);
+		if (strlen(line) > CT_CONF_LINE_MAX) {
+			rc = ct_seterr(err, CT_ERR_CONFIG, "%sline longer than %d bytes",
+			               where, CT_CONF_LINE_MAX);
+			goto out;
+		}
+		/* A comment starts at '#' at the start or after a blank. */
+		for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
+			if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+				*hash = '\0';
+				break;
+			}
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			rc = ct_seterr(err, CT_ERR_CONFIG,
+			               "%sexpected \"key = value\"", where);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(p);
+		val = trim(eq + 1);
+		if ((k = findkey(key)) == NULL) {
+			rc = ct_seterr(err, CT_ERR_CONFIG, "%sunknown key \"%.64s\"",
+			               where, key);
+			goto out;
+		}
+		if (seen[k - keys]++) {
+			rc = ct_seterr(err, CT_ERR_CONFIG, "%s%s: set twice", where, key);
+			goto out;
+		}
+		if ((rc = setval(c, k, val, where, err)) != CT_OK)
+			goto out;
+	}
+	if (ferror(f))
+		rc = ct_seterr(err, CT_ERR_CONFIG, "%s: read error", path);
+	else if (seen[2] && seen[3])
+		rc = ct_seterr(err, CT_ERR_CONFIG,
+		    "%s: livekit_api_secret and livekit_api_secret_file: set only one",
+		    path);
+out:
+	fclose(f);
+	return rc;
+}
+
+static int
+loadenv(struct ct_conf *c, char *err)
+{
+	char var[80], where[100];
+	const char *v;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		snprintf(var, sizeof(var), "CALLTRAIL_");
+		for (j = 0; k->name[j]; j++)
+			var[10 + j] = (char)toupper((unsigned char)k->name[j]);
+		var[10 + j] = '\0';
+		/* The product's own name beats the foreign one. */
+		if ((v = getenv(var)) == NULL && k->env && (v = getenv(k->env)) != NULL)
+			snprintf(var, sizeof(var), "%s", k->env);
+		if (v == NULL)
+			continue;
+		snprintf(where, sizeof(where), "environment %s: ", var);
+		if ((rc = setval(c, k, v, where, err)) != CT_OK)
+			return rc;
+	}
+	if ((v = getenv("AWS_ACCESS_KEY_ID")) && *v &&
+	    setstr(&c->aws_access_key_id, v) != CT_OK)
+		return CT_ERR_NOMEM;
+	if ((v = getenv("AWS_SECRET_ACCESS_KEY")) && *v &&
+	    setstr(&c->aws_secret_access_key, v) != CT_OK)
+		return CT_ERR_NOMEM;
+	if ((v = getenv("AWS_SESSION_TOKEN")) && *v &&
+	    setstr(&c->aws_session_token, v) != CT_OK)
+		return CT_ERR_NOMEM;
+	return CT_OK;
+}
+
+/* Defaults: every key but the LiveKit ones has one (SPEC section 2). */
+static int
+defaults(struct ct_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->token_ttl = CT_TOKEN_TTL_DEFAULT;
+	c->s3_concurrency = 8;
+	c->s3_retries = 5;
+	c->keep_days = 35;
+	if (setstr(&c->room_prefix, "voice") || setstr(&c->identity_prefix, "visitor") ||
+	    setstr(&c->display_name, "Visitor") || setstr(&c->default_agent, "") ||
+	    setstr(&c->cors_origin, "") ||
+	    setstr(&c->spool_dir, CT_LOCALSTATEDIR "/spool/calltrail") ||
+	    setstr(&c->target, "file://" CT_LOCALSTATEDIR "/lib/calltrail/archive") ||
+	    setstr(&c->s3_endpoint, "") || setstr(&c->s3_region, "us-east-1") ||
+	    setstr(&c->csv_dir, CT_LOCALSTATEDIR "/lib/calltrail/csv"))
+		return CT_ERR_NOMEM;
+	return CT_OK;
+}
+
+int
+ct_conf_load(struct ct_conf *c, const char *path, char *err)
+{
+	const char *env = getenv("CALLTRAIL_CONF");
+	int rc;
+
+	if ((rc = defaults(c)) != CT_OK) {
+		ct_seterr(err, rc, "configuration: out of memory");
+		goto out;
+	}
+	if (path == NULL && env && *env)
+		path = env;
+	if ((rc = loadfile(c, path ? path : ct_conf_default_path(), path != NULL,
+	                   err)) != CT_OK)
+		goto out;
+	if (path && (c->path = strdup(path)) == NULL) {
+		rc = ct_seterr(err, CT_ERR_NOMEM, "configuration: out of memory");
+		goto out;
+	}
+	if ((rc = loadenv(c, err)) != CT_OK)
+		goto out;
+	if (c->livekit_api_secret && strlen(c->livekit_api_secret) < CT_SECRET_MIN) {
+		rc = ct_seterr(err, CT_ERR_CONFIG,
+		    "livekit_api_secret: shorter than %d bytes (HS256 needs at least 32)",
+		    CT_SECRET_MIN);
+		goto out;
+	}
+out:
+	if (rc != CT_OK)
+		ct_conf_free(c);
+	return rc;
+}
+
+int
+ct_conf_require_livekit(const struct ct_conf *c, char *err)
+{
+	if (c->livekit_url == NULL || !*c->livekit_url)
+		return ct_seterr(err, CT_ERR_CONFIG,
+		    "livekit_url: not set (in calltrail.conf or LIVEKIT_URL)");
+	if (c->livekit_api_key == NULL || !*c->livekit_api_key)
+		return ct_seterr(err, CT_ERR_CONFIG,
+		    "livekit_api_key: not set (in calltrail.conf or LIVEKIT_API_KEY)");
+	if (c->livekit_api_secret == NULL || !*c->livekit_api_secret)
+		return ct_seterr(err, CT_ERR_CONFIG,
+		    "livekit_api_secret: not set (livekit_api_secret, "
+		    "livekit_api_secret_file or LIVEKIT_API_SECRET)");
+	return CT_OK;
+}
+
+int
+ct_conf_agent_allowed(const struct ct_conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nagents; i++)
+		if (strcmp(c->agents[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+void
+ct_conf_free(struct ct_conf *c)
+{
+	size_t i;
+
+	if (c->livekit_api_secret)
+		OPENSSL_cleanse(c->livekit_api_secret, strlen(c->livekit_api_secret));
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].kind == K_INT || keys[i].kind == K_BOOL ||
+		    keys[i].kind == K_LIST || keys[i].kind == K_SECRETFILE)
+			continue;
+		free(*sfield(c, &keys[i]));
+		*sfield(c, &keys[i]) = NULL;
+	}
+	for (i = 0; i < c->nagents; i++)
+		free(c->agents[i]);
+	c->nagents = 0;
+	if (c->aws_secret_access_key)
+		OPENSSL_cleanse(c->aws_secret_access_key, strlen(c->aws_secret_access_key));
+	free(c->aws_access_key_id);
+	free(c->aws_secret_access_key);
+	free(c->aws_session_token);
+	free(c->path);
+	c->aws_access_key_id = c->aws_secret_access_key = c->aws_session_token = NULL;
+	c->path = NULL;
+}
