@@ -1,0 +1,127 @@
+/* t/core.c — the small shared pieces: RFC 3339 times, CSPRNG ids, capped
+ * buffers, strict JSON, durable file writes. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "calltrail.h"
+#include "tap.h"
+
+static const struct {
+	const char *in;
+	long long us;       /* -1: must be refused */
+} times[] = {
+	{ "1970-01-01T00:00:00Z", 0 },
+	{ "2025-10-29T18:04:05.123456", 1761761045123456LL },
+	{ "2025-10-29T18:04:05.123456Z", 1761761045123456LL },
+	{ "2025-10-29T20:04:05.123456+02:00", 1761761045123456LL },
+	{ "2025-10-29T13:34:05.123456-04:30", 1761761045123456LL },
+	{ "2025-10-29 18:04:05Z", 1761761045000000LL },
+	{ "2025-10-29t18:04:05z", 1761761045000000LL },
+	{ "2025-10-29T18:04:05.1Z", 1761761045100000LL },
+	{ "2025-10-29T18:04:05.123456789Z", 1761761045123456LL },
+	{ "2024-02-29T00:00:00Z", 1709164800000000LL },
+	{ "2000-02-29T23:59:59Z", 951868799000000LL },
+	{ "1969-12-31T23:59:59.5Z", -500000LL },
+	{ "2023-02-29T00:00:00Z", -1 },
+	{ "1900-02-29T00:00:00Z", -1 },
+	{ "2025-13-01T00:00:00Z", -1 },
+	{ "2025-04-31T00:00:00Z", -1 },
+	{ "2025-10-29T24:00:00Z", -1 },
+	{ "2025-10-29T18:60:00Z", -1 },
+	{ "2025-10-29T18:04:60Z", -1 },
+	{ "2025-10-29", -1 },
+	{ "2025-10-29T18:04Z", -1 },
+	{ "2025-10-29T18:04:05.Z", -1 },
+	{ "2025-10-29T18:04:05.1234567890Z", -1 },
+	{ "2025-10-29T18:04:05+0200", -1 },
+	{ "2025-10-29T18:04:05+24:00", -1 },
+	{ "2025-10-29T18:04:05Z junk", -1 },
+	{ " 2025-10-29T18:04:05Z", -1 },
+	{ "", -1 },
+	{ "0000-01-01T00:00:00Z", -1 },
+};
+
+int
+main(void)
+{
+	size_t i, n = sizeof(times) / sizeof(times[0]);
+	char ts[CT_TIMELEN], day[11], a[64], b[64], err[CT_ERRLEN];
+	char dir[] = "/tmp/ct-core-XXXXXX", path[300];
+	struct json_object *o;
+	struct ct_buf buf;
+	struct stat st;
+	int64_t us;
+
+	plan((int)n + 26);
+	for (i = 0; i < n; i++) {
+		int rc = ct_time_parse(times[i].in, &us);
+		if (times[i].us == -1)
+			is_int(CT_ERR_INPUT, rc, "time refused: \"%s\"", times[i].in);
+		else
+			ok(rc == CT_OK && us == times[i].us, "time \"%s\" = %lld (got %lld)",
+			   times[i].in, times[i].us, rc == CT_OK ? (long long)us : -1LL);
+	}
+	ct_time_format_ms(1761761045123456LL, ts);
+	is_str("2025-10-29T18:04:05.123Z", ts, "format with milliseconds, truncated");
+	ct_time_format_ms(-500000LL, ts);
+	is_str("1969-12-31T23:59:59.500Z", ts, "format before the epoch");
+	ct_time_day(1761781445000000LL - 1, day);
+	is_str("2025-10-29", day, "day of 23:44 UTC");
+	ct_time_parse("2025-10-30T01:30:00+02:00", &us);
+	ct_time_day(us, day);
+	is_str("2025-10-29", day, "day is the UTC day, not the local one");
+
+	/* ids */
+	is_int(CT_OK, ct_id_hex(a, 8), "hex id");
+	ok(strlen(a) == 16 && strspn(a, "0123456789abcdef") == 16, "16 lower-case hex");
+	ct_id_hex(b, 8);
+	ok(strcmp(a, b) != 0, "two ids differ");
+	is_int(CT_OK, ct_id_base32(a, 12), "base32 id");
+	ok(strlen(a) == 12 && strspn(a, "abcdefghijklmnopqrstuvwxyz234567") == 12,
+	   "12 base32 chars");
+	is_int(CT_ERR_TOOBIG, ct_id_hex(a, 65), "id size capped");
+
+	/* capped buffer */
+	ct_buf_init(&buf, 8);
+	is_int(CT_OK, ct_buf_adds(&buf, "12345678"), "fill to the cap");
+	is_int(CT_ERR_TOOBIG, ct_buf_adds(&buf, "9"), "one byte over is refused");
+	is_int(8, (long long)buf.len, "nothing appended on refusal");
+	is_int(CT_ERR_TOOBIG, ct_buf_printf(&buf, "%d", 1), "printf honours the cap");
+	ct_buf_free(&buf);
+
+	/* strict JSON */
+	is_int(CT_OK, ct_json_parse("{\"a\":1} \n", 9, 8, &o, err), "object with trailing blank");
+	json_object_put(o);
+	is_int(CT_ERR_INPUT, ct_json_parse("{\"a\":1} x", 9, 8, &o, err), "trailing data refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("{\"a\":1,}", 8, 8, &o, err), "trailing comma refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("[[[[1]]]]", 9, 3, &o, err), "depth capped");
+	ok(strstr(err, "deeper") != NULL, "... and says so");
+	is_int(CT_ERR_INPUT, ct_json_parse("\"\xff\"", 3, 8, &o, err), "invalid UTF-8 refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("{\"a\":1}\0", 8, 8, &o, err), "NUL byte refused");
+	ct_json_parse("{\"a\":\"x\\u0000y\",\"b\":\"ok\"}", 26, 8, &o, err);
+	ok(ct_json_str(o, "a") == NULL && strcmp(ct_json_str(o, "b"), "ok") == 0,
+	   "a string with an embedded NUL reads as absent");
+	json_object_put(o);
+
+	/* durable file write */
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/x/y/z", dir);
+	is_int(CT_OK, ct_mkdirs(path, 0750, err), "mkdirs");
+	snprintf(path, sizeof(path), "%s/x/y/z/f", dir);
+	is_int(CT_OK, ct_file_put(path, "hello", 5, 0640, err), "file_put");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640 && st.st_size == 5,
+	   "file_put: mode 0640, whole content");
+	ct_buf_init(&buf, 4);
+	is_int(CT_ERR_TOOBIG, ct_file_read(path, 4, &buf, err), "file_read honours its cap");
+	ct_buf_free(&buf);
+	unlink(path);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if (system(path) != 0)
+		diag("cleanup failed");
+	return done();
+}
