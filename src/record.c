@@ -1,0 +1,245 @@
+/*
+ * record.c — validation of the session record (SPEC section 4).
+ *
+ * The agent writes the record; calltrail only checks the fields it relies
+ * on and keeps every other byte as it came.  Both the writer
+ * (calltrail-spool put) and the exporter run the same checks, so a record
+ * the spool accepted is never refused later for a rule that changed.
+ *
+ * Decisions the table in the spec leaves open (documented in
+ * calltrail-spool(1) as well):
+ *   - user_email absent is the same as "" (the visitor gave none); present,
+ *     it must be a string — null, a number or an object is refused.
+ *   - Optional fields that are present must have their type: null is not
+ *     "absent" (an agent that means "none" leaves the key out).
+ *   - Duplicate keys: ct_json_parse keeps the last value of a repeated
+ *     member (json-c's behaviour), so the last one is the one checked and
+ *     used; the stored bytes still hold both.
+ *   - Error messages name the field and the rule, never the field's value,
+ *     so an email address never reaches a log through them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "ct_record.h"
+
+/* Member key of obj, or NULL when absent.  A JSON null is reported as
+ * present (*present = 1) so "null" can be refused, not ignored. */
+static struct json_object *member(struct json_object *obj, const char *key,
+                                  int *present)
+{
+	struct json_object *v = NULL;
+
+	*present = json_object_object_get_ex(obj, key, &v);
+	return v;
+}
+
+/* Does the string value v hold a NUL ("\u0000") that C would stop at? */
+static int has_nul(struct json_object *v)
+{
+	return strlen(json_object_get_string(v)) !=
+	       (size_t)json_object_get_string_len(v);
+}
+
+static int check_session_id(struct json_object *root, struct ct_record *r,
+                            char *err)
+{
+	struct json_object *v;
+	const char *s;
+	size_t i, len;
+	int present;
+
+	v = member(root, "session_id", &present);
+	if (!present)
+		return ct_seterr(err, CT_ERR_INPUT, "session_id: required");
+	if (!json_object_is_type(v, json_type_string))
+		return ct_seterr(err, CT_ERR_INPUT, "session_id: must be a string");
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (len < 1 || len > CT_SESSION_ID_MAX)
+		return ct_seterr(err, CT_ERR_INPUT,
+		                 "session_id: must be 1-%d of [A-Za-z0-9_.-]",
+		                 CT_SESSION_ID_MAX);
+	/* The id becomes part of an object key and a CSV cell: only the
+	 * characters a LiveKit room name from calltrail-token can hold. */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return ct_seterr(err, CT_ERR_INPUT,
+			                 "session_id: must be 1-%d of [A-Za-z0-9_.-]",
+			                 CT_SESSION_ID_MAX);
+	}
+	memcpy(r->session_id, s, len);
+	r->session_id[len] = '\0';
+	return CT_OK;
+}
+
+static int check_email(struct json_object *root, struct ct_record *r, char *err)
+{
+	struct json_object *v;
+	const char *why = NULL;
+	int present;
+
+	v = member(root, "user_email", &present);
+	if (!present) {
+		r->email[0] = '\0';
+		return CT_OK;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return ct_seterr(err, CT_ERR_INPUT, "user_email: must be a string");
+	if (ct_email_check(json_object_get_string(v),
+	                   (size_t)json_object_get_string_len(v),
+	                   r->email, &why) != CT_OK)
+		return ct_seterr(err, CT_ERR_INPUT, "user_email: %s",
+		                 why ? why : "not a valid email address");
+	return CT_OK;
+}
+
+static int check_time(struct json_object *root, const char *key, int64_t *us,
+                      char *err)
+{
+	struct json_object *v;
+	int present;
+
+	v = member(root, key, &present);
+	if (!present)
+		return ct_seterr(err, CT_ERR_INPUT, "%s: required", key);
+	if (!json_object_is_type(v, json_type_string))
+		return ct_seterr(err, CT_ERR_INPUT, "%s: must be a string", key);
+	/* An embedded \u0000 would hide the rest from the C parser. */
+	if (has_nul(v) || ct_time_parse(json_object_get_string(v), us) != CT_OK)
+		return ct_seterr(err, CT_ERR_INPUT,
+		                 "%s: not an RFC 3339 date-time "
+		                 "(e.g. 2025-10-29T18:04:05.123Z)", key);
+	return CT_OK;
+}
+
+static int check_duration(struct json_object *root, char *err)
+{
+	struct json_object *v;
+	double d;
+	int present;
+
+	v = member(root, "duration_seconds", &present);
+	if (!present)
+		return CT_OK;
+	if (json_object_is_type(v, json_type_int)) {
+		/* Compare as an integer: a huge uint64 must not wrap negative. */
+		if (json_object_get_int64(v) < 0)
+			return ct_seterr(err, CT_ERR_INPUT,
+			                 "duration_seconds: must be a finite number >= 0");
+		return CT_OK;
+	}
+	if (!json_object_is_type(v, json_type_double))
+		return ct_seterr(err, CT_ERR_INPUT,
+		                 "duration_seconds: must be a number");
+	d = json_object_get_double(v);
+	if (!isfinite(d) || d < 0)
+		return ct_seterr(err, CT_ERR_INPUT,
+		                 "duration_seconds: must be a finite number >= 0");
+	return CT_OK;
+}
+
+/* An optional member that, when present, must be of type t. */
+static int check_type(struct json_object *obj, const char *key,
+                      const char *name, enum json_type t, const char *tname,
+                      char *err)
+{
+	struct json_object *v;
+	int present;
+
+	v = member(obj, key, &present);
+	if (present && !json_object_is_type(v, t))
+		return ct_seterr(err, CT_ERR_INPUT, "%s: must be %s", name, tname);
+	return CT_OK;
+}
+
+/*
+ * Parse and validate buf[0..len) into r.  See ct_record.h.  r is cleared
+ * first, so ct_record_free is safe on it whatever this returns.
+ */
+int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
+{
+	struct json_object *root = NULL, *sig;
+	int rc, present;
+
+	memset(r, 0, sizeof(*r));
+	if (err)
+		err[0] = '\0';
+	if (len > CT_RECORD_MAX) {
+		rc = ct_seterr(err, CT_ERR_TOOBIG,
+		               "record: larger than %d bytes", CT_RECORD_MAX);
+		goto out;
+	}
+	if ((rc = ct_json_parse(buf, len, CT_JSON_DEPTH, &root, err)) != CT_OK) {
+		/* Keep the parser's detail but say which thing it was about. */
+		char detail[CT_ERRLEN];
+		snprintf(detail, sizeof(detail), "%s", err ? err : "");
+		rc = ct_seterr(err, rc == CT_ERR_NOMEM ? CT_ERR_NOMEM : CT_ERR_INPUT,
+		               "record: %s", detail);
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		rc = ct_seterr(err, CT_ERR_INPUT, "record: must be a JSON object");
+		goto out;
+	}
+	if ((rc = check_session_id(root, r, err)) != CT_OK ||
+	    (rc = check_email(root, r, err)) != CT_OK ||
+	    (rc = check_time(root, "start_time", &r->start_us, err)) != CT_OK ||
+	    (rc = check_time(root, "end_time", &r->end_us, err)) != CT_OK)
+		goto out;
+	if (r->end_us < r->start_us) {
+		rc = ct_seterr(err, CT_ERR_INPUT, "end_time: before start_time");
+		goto out;
+	}
+	if ((rc = check_duration(root, err)) != CT_OK ||
+	    (rc = check_type(root, "user_metadata", "user_metadata",
+	                     json_type_object, "an object", err)) != CT_OK ||
+	    (rc = check_type(root, "discovered_signals", "discovered_signals",
+	                     json_type_object, "an object", err)) != CT_OK ||
+	    (rc = check_type(root, "metrics_summary", "metrics_summary",
+	                     json_type_object, "an object", err)) != CT_OK ||
+	    (rc = check_type(root, "tool_calls", "tool_calls",
+	                     json_type_array, "an array", err)) != CT_OK)
+		goto out;
+	sig = member(root, "discovered_signals", &present);
+	if (present) {
+		if ((rc = check_type(sig, "qualification_tier",
+		                     "discovered_signals.qualification_tier",
+		                     json_type_string, "a string", err)) != CT_OK)
+			goto out;
+		r->tier = ct_json_str(sig, "qualification_tier");
+		if (r->tier == NULL &&
+		    json_object_object_get_ex(sig, "qualification_tier", NULL)) {
+			rc = ct_seterr(err, CT_ERR_INPUT,
+			               "discovered_signals.qualification_tier: "
+			               "must not contain NUL");
+			goto out;
+		}
+	}
+	/* The day the record belongs to is the day the call ended, in UTC:
+	 * that is where the exporter files it and which CSV counts it. */
+	ct_time_day(r->end_us, r->day);
+	r->root = root;
+	root = NULL;
+	rc = CT_OK;
+out:
+	if (root)
+		json_object_put(root);
+	if (rc != CT_OK)
+		r->tier = NULL;
+	return rc;
+}
+
+/* Release what ct_record_parse allocated; safe to call twice. */
+void ct_record_free(struct ct_record *r)
+{
+	if (r->root)
+		json_object_put(r->root);
+	r->root = NULL;
+	r->tier = NULL;
+}
