@@ -1,11 +1,84 @@
 /* json.c — strict JSON in: one value, valid UTF-8, bounded depth, nothing
  * after it.  Everything calltrail reads from a client or a file goes
  * through ct_json_parse, so the rules are the same everywhere. */
+#include <math.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "calltrail.h"
+
+/* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+ * above U+10FFFF.  json-c's own check only refuses impossible bytes.
+ * Returns the offset of the first bad byte, or len. */
+static size_t
+utf8_bad(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;          /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f;          /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;          /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f;          /* above U+10FFFF */
+		} else
+			return i;
+		if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return i;
+		i += n + 1;
+	}
+	return len;
+}
+
+/* RFC 8259 has no NaN or Infinity; json-c's strict mode lets them
+ * through (and turns 1e999 into one), so look for them in the tree. */
+static int
+nonfinite(struct json_object *o)
+{
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return !isfinite(json_object_get_double(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (nonfinite(json_object_array_get_idx(o, i)))
+				return 1;
+		return 0;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (nonfinite(v))
+				return 1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
 
 int
 ct_json_parse(const char *buf, size_t len, int maxdepth,
@@ -31,11 +104,15 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 		ct_seterr(err, rc, "NUL byte in the document");
 		goto out;
 	}
+	if ((end = utf8_bad((const unsigned char *)buf, len)) != len) {
+		ct_seterr(err, rc, "invalid UTF-8 at byte %zu", end);
+		goto out;
+	}
 	if ((tok = json_tokener_new_ex(maxdepth)) == NULL) {
 		rc = CT_ERR_NOMEM;
 		goto out;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (o == NULL || jerr != json_tokener_success) {
@@ -55,6 +132,10 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 			ct_seterr(err, rc, "data after the JSON value at byte %zu", end);
 			goto out;
 		}
+	}
+	if (nonfinite(o)) {
+		ct_seterr(err, rc, "not valid JSON: NaN or Infinity is not a number");
+		goto out;
 	}
 	*out = o;
 	o = NULL;

@@ -56,7 +56,7 @@ main(void)
 	struct stat st;
 	int64_t us;
 
-	plan((int)n + 26);
+	plan((int)n + 33);
 	for (i = 0; i < n; i++) {
 		int rc = ct_time_parse(times[i].in, &us);
 		if (times[i].us == -1)
@@ -102,6 +102,14 @@ main(void)
 	ok(strstr(err, "deeper") != NULL, "... and says so");
 	is_int(CT_ERR_INPUT, ct_json_parse("\"\xff\"", 3, 8, &o, err), "invalid UTF-8 refused");
 	is_int(CT_ERR_INPUT, ct_json_parse("{\"a\":1}\0", 8, 8, &o, err), "NUL byte refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("\"\xc0\xaf\"", 4, 8, &o, err), "overlong UTF-8 refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("\"\xed\xa0\x80\"", 5, 8, &o, err), "encoded surrogate refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("\"\xf4\x90\x80\x80\"", 6, 8, &o, err), "above U+10FFFF refused");
+	is_int(CT_OK, ct_json_parse("\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", 11, 8, &o, err), "2-, 3- and 4-byte UTF-8 accepted");
+	json_object_put(o);
+	is_int(CT_ERR_INPUT, ct_json_parse("[NaN]", 5, 8, &o, err), "NaN refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("{\"a\":-Infinity}", 15, 8, &o, err), "-Infinity refused");
+	is_int(CT_ERR_INPUT, ct_json_parse("[1e999]", 7, 8, &o, err), "a number beyond double refused");
 	ct_json_parse("{\"a\":\"x\\u0000y\",\"b\":\"ok\"}", 26, 8, &o, err);
 	ok(ct_json_str(o, "a") == NULL && strcmp(ct_json_str(o, "b"), "ok") == 0,
 	   "a string with an embedded NUL reads as absent");
