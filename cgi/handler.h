@@ -1,0 +1,66 @@
+/*
+ * handler.h — one HTTP request of calltrail-token, independent of how it
+ * arrived (FastCGI, plain CGI, a unit test or a fuzzer).  main.c fills a
+ * struct ct_http_req from the CGI variables and gives a reader for the
+ * body; the handler decides everything else (SPEC section 3).
+ */
+#ifndef CT_HANDLER_H
+#define CT_HANDLER_H
+
+#include "ct_token.h"
+
+#define CT_BODY_MAX   (16 * 1024)   /* request body, bytes */
+#define CT_PATH_MAX   1024          /* longer paths are simply not found */
+
+/*
+ * Read up to n bytes of the body into buf; returns the count (0 at the
+ * end of the body) or -1 on error.  The handler never asks for more than
+ * the declared Content-Length.
+ */
+typedef long (*ct_body_reader)(void *ctx, char *buf, size_t n);
+
+struct ct_http_req {
+	const char *method;          /* REQUEST_METHOD */
+	const char *path;            /* the path, no query string */
+	const char *content_type;    /* CONTENT_TYPE or NULL */
+	const char *content_length;  /* CONTENT_LENGTH or NULL */
+	const char *origin;          /* HTTP_ORIGIN or NULL */
+	ct_body_reader read;         /* NULL: no body can be read */
+	void *read_ctx;
+};
+
+/*
+ * The response and what the log line needs.  Reused across requests so
+ * the buffers keep their memory: ct_handler_init once, ct_handler_run per
+ * request, ct_handler_free at the end.
+ */
+struct ct_handler {
+	const struct ct_conf *conf;  /* borrowed; lives as long as the worker */
+	int status;
+	const char *code;            /* error code, or NULL on success */
+	struct ct_buf head;          /* "Status: …\r\n" + headers + "\r\n" */
+	struct ct_buf body;          /* the JSON answer */
+	struct ct_buf in;            /* the request body */
+	char room[CT_TOKEN_ROOM_MAX];  /* "-" when no token was minted */
+	char email[CT_MASKLEN];      /* masked email, "-" when none */
+	char err[CT_ERRLEN];         /* detail for the log (never sent) */
+};
+
+void ct_handler_init(struct ct_handler *h, const struct ct_conf *conf);
+void ct_handler_free(struct ct_handler *h);
+
+/*
+ * Answer one request: after the call h->head and h->body hold the whole
+ * CGI response (head ends with the blank line), h->status, h->code,
+ * h->room and h->email what ct_handler_log prints.  Never fails: a
+ * problem becomes an error response (500 server_error at worst).
+ * now_us is the time the token is minted at.
+ */
+void ct_handler_run(struct ct_handler *h, const struct ct_http_req *rq,
+                    int64_t now_us);
+
+/* The one log line of a request (stderr via ct_log): status, duration in
+ * microseconds, room, masked email, and the error detail if any. */
+void ct_handler_log(const struct ct_handler *h, int64_t micros);
+
+#endif /* CT_HANDLER_H */
