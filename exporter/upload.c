@@ -1,0 +1,387 @@
+/*
+ * upload.c — calltrail-export upload (SPEC section 5).
+ *
+ * One run: take SPOOL/.lock without waiting (busy: someone else is doing
+ * it, exit 0), put a crashed run's cur/ back into new/, claim new/ into
+ * cur/, and for each record: validate (bad: failed/ + .why), gzip
+ * deterministically, store under
+ *   sessions/year=YYYY/month=MM/day=DD/<session_id>_<12 hex of sha256>.json.gz
+ * and only once the target confirmed it, move the record to sent/DAY/.
+ *
+ * A record is therefore always in new/, cur/ (recovered next run),
+ * sent/DAY/ or failed/; a kill at any moment loses nothing, and a
+ * re-upload after a lost reply rewrites the same key with the same bytes.
+ * Records are sent in batches, so memory is bounded by the batch size,
+ * not the number of records waiting.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "calltrail.h"
+#include "ct_record.h"
+#include "ct_spool.h"
+#include "ct_target.h"
+#include "export.h"
+
+#define EX_OK        0
+#define EX_USAGE     64
+#define EX_SOFTWARE  70
+#define EX_IOERR     74
+#define EX_TEMPFAIL  75
+#define EX_CONFIG    78
+
+#define BATCH_MIN    8
+#define BATCH_MAX    64
+#define KEYLEN       256
+#define GZ_MAX       (CT_RECORD_MAX + 65536)   /* deflate's worst case fits */
+
+/* One record of the batch being stored. */
+struct slot {
+	const char *name;            /* spool name, points into the claim list */
+	char day[11];
+	char key[KEYLEN];
+	struct ct_buf gz;
+};
+
+struct run {
+	struct ct_spool sp;
+	struct ct_target *t;
+	size_t total, done, stored, refused, retried, left;
+	int ioerr;                  /* a local failure: exit 74 */
+	int stop;                   /* the target refused: keep the rest */
+	char msg[CT_ERRLEN];        /* the first thing that went wrong */
+	int bar;                    /* stderr is a terminal */
+};
+
+static volatile sig_atomic_t stopsig;
+
+/* The first signal asks for a clean stop after the current batch; a
+ * second one kills (default action restored), which is still safe. */
+static void onsig(int sig)
+{
+	stopsig = sig;
+	signal(sig, SIG_DFL);
+}
+
+/* Log a local failure; the first one becomes the run's message. */
+static void note(struct run *r, const char *what)
+{
+	ct_log("upload: %s", what);
+	if (r->msg[0] == '\0')
+		snprintf(r->msg, sizeof r->msg, "%s", what);
+}
+
+static void progress(struct run *r)
+{
+	char line[96];
+	int w = 40, fill, n;
+
+	if (!r->bar || r->total == 0)
+		return;
+	fill = (int)((double)r->done / (double)r->total * w);
+	n = snprintf(line, sizeof line, "\r[%.*s%*s] %zu/%zu", fill,
+	             "########################################", w - fill, "",
+	             r->done, r->total);
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+/* Put a claimed record back in new/ for the next run. */
+static void keep(struct run *r, const char *name)
+{
+	char err[CT_ERRLEN];
+
+	if (ct_spool_unclaim(&r->sp, name, err) != CT_OK) {
+		/* It stays in cur/, which the next run recovers first. */
+		ct_log("upload: %s", err);
+	}
+	r->left++;
+}
+
+static void refuse(struct run *r, const char *name, const char *why)
+{
+	char err[CT_ERRLEN];
+
+	ct_log("upload: refused %s: %s", name, why);
+	if (ct_spool_fail(&r->sp, name, why, err) != CT_OK) {
+		ct_log("upload: cannot quarantine %s", name);
+		note(r, err);
+		r->ioerr = 1;
+		keep(r, name);
+		return;
+	}
+	r->refused++;
+}
+
+/*
+ * Read, check and gzip cur/NAME into s.  Returns 1 when s is ready to
+ * store, 0 when the record was dealt with (refused or kept).
+ */
+static int prepare(struct run *r, const char *name, struct slot *s,
+                   struct ct_buf *raw)
+{
+	char path[PATH_MAX], err[CT_ERRLEN], hex[13];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	struct ct_record rec;
+	int rc;
+
+	memset(&rec, 0, sizeof rec);
+	snprintf(path, sizeof path, "%s/cur/%s", r->sp.dir, name);
+	rc = ct_file_read(path, CT_RECORD_MAX, raw, err);
+	if (rc == CT_ERR_TOOBIG) {
+		refuse(r, name, "record over 1 MiB");
+		return 0;
+	}
+	if (rc != CT_OK) {
+		note(r, err);
+		r->ioerr = 1;
+		keep(r, name);
+		return 0;
+	}
+	if (ct_record_parse(raw->p, raw->len, &rec, err) != CT_OK) {
+		refuse(r, name, err);
+		return 0;
+	}
+	if (EVP_Digest(raw->p, raw->len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    (rc = ct_gz_compress(raw->p, raw->len, &s->gz, err)) != CT_OK) {
+		note(r, rc != CT_OK ? err : "sha256 failed");
+		r->ioerr = 1;
+		ct_record_free(&rec);
+		keep(r, name);
+		return 0;
+	}
+	for (i = 0; i < 6; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	/* rec.day is YYYY-MM-DD (UTC day of end_time); session_id is
+	 * [A-Za-z0-9_.-]{1,128}, so the key needs no further checking. */
+	snprintf(s->key, sizeof s->key,
+	         "sessions/year=%.4s/month=%.2s/day=%.2s/%s_%s.json.gz",
+	         rec.day, rec.day + 5, rec.day + 8, rec.session_id, hex);
+	memcpy(s->day, rec.day, sizeof s->day);
+	s->name = name;
+	ct_record_free(&rec);
+	return 1;
+}
+
+/* Store the prepared slots and settle each record by its status. */
+static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t n)
+{
+	char err[CT_ERRLEN] = "";
+	size_t i, before = r->stored, temp = 0;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		memset(&objs[i], 0, sizeof objs[i]);
+		objs[i].key = slots[i].key;
+		objs[i].data = slots[i].gz.p;
+		objs[i].len = slots[i].gz.len;
+		objs[i].content_type = "application/gzip";
+	}
+	ct_target_put(r->t, objs, n, err);
+	for (i = 0; i < n; i++) {
+		struct ct_obj *o = &objs[i];
+
+		if (o->attempts > 1)
+			r->retried += (size_t)(o->attempts - 1);
+		if (o->status == CT_OK) {
+			r->stored++;
+			if (ct_spool_done(&r->sp, slots[i].name, slots[i].day, err) != CT_OK) {
+				/* Stored but not moved: the next run stores the same
+				 * bytes under the same key again, harmlessly. */
+				note(r, err);
+				r->ioerr = 1;
+				keep(r, slots[i].name);
+			}
+			continue;
+		}
+		if (o->status == CT_ERR_REMOTE && !r->stop) {
+			/* Retrying will not fix a refusal: stop, keep everything. */
+			r->stop = 1;
+			snprintf(r->msg, sizeof r->msg, "the target %s refused the upload: "
+			         "%.300s%s; stopped, every record left is kept for the "
+			         "next run", ct_target_name(r->t), o->err,
+			         strstr(o->err, "credentials") ? ""
+			         : " (check the credentials and their permissions)");
+			ct_log("upload: %s", r->msg);
+		} else if (o->status == CT_ERR_TEMP) {
+			temp++;
+			if (strstr(o->err, "not attempted") == NULL)
+				ct_log("upload: %s: %s (left for the next run)", o->key, o->err);
+		} else if (o->status != CT_ERR_REMOTE) {
+			note(r, o->err);
+			r->ioerr = 1;
+		}
+		keep(r, slots[i].name);
+	}
+	/* A whole batch failing after every retry means the target is down:
+	 * trying the rest would only take retries x batches of backoff. */
+	if (r->stored == before && temp == n && !r->stop) {
+		snprintf(r->msg, sizeof r->msg, "the target %s is not answering (%.300s); "
+		         "stopped, every record left is kept for the next run",
+		         ct_target_name(r->t), objs[0].err);
+		ct_log("upload: %s", r->msg);
+		r->stop = 1;
+	}
+	if (r->ioerr)
+		r->stop = 1;
+}
+
+/* Write SPOOL/.last-run.json for `calltrail-export status`. */
+static void lastrun(struct run *r, int code)
+{
+	char path[PATH_MAX], ts[CT_TIMELEN], err[CT_ERRLEN];
+	struct json_object *o = json_object_new_object();
+	const char *s;
+
+	if (o == NULL)
+		return;
+	ct_time_format_ms(ct_time_now_us(), ts);
+	json_object_object_add(o, "time", json_object_new_string(ts));
+	json_object_object_add(o, "exit", json_object_new_int(code));
+	json_object_object_add(o, "stored", json_object_new_int64((int64_t)r->stored));
+	json_object_object_add(o, "refused", json_object_new_int64((int64_t)r->refused));
+	json_object_object_add(o, "retried", json_object_new_int64((int64_t)r->retried));
+	json_object_object_add(o, "left", json_object_new_int64((int64_t)r->left));
+	json_object_object_add(o, "message", json_object_new_string(r->msg[0] ? r->msg : "ok"));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+	snprintf(path, sizeof path, "%s/.last-run.json", r->sp.dir);
+	if (ct_file_put(path, s, strlen(s), 0600, err) != CT_OK)
+		ct_log("upload: %s", err);
+	json_object_put(o);
+}
+
+static int usage(FILE *f, int code)
+{
+	fprintf(f, "usage: calltrail-export [-c FILE] upload\n"
+	        "Store every record waiting in SPOOL/new/ in the target (%s),\n"
+	        "then move it to SPOOL/sent/DAY/; bad records go to SPOOL/failed/.\n"
+	        "Exit: 0 all stored or refused, 74 local I/O error, 75 records left\n"
+	        "for the next run, 78 configuration error.\n",
+	        "file:///DIR or s3://BUCKET/PREFIX");
+	return code;
+}
+
+/* Claim, store and settle every waiting record; see the top of the file. */
+static void work(struct run *r, char **names, size_t n, int batch)
+{
+	struct slot *slots = calloc((size_t)batch, sizeof *slots);
+	struct ct_obj *objs = calloc((size_t)batch, sizeof *objs);
+	struct ct_buf raw;
+	size_t i = 0, ns, k;
+
+	ct_buf_init(&raw, CT_RECORD_MAX + 1);
+	if (slots == NULL || objs == NULL) {
+		note(r, "out of memory");
+		r->ioerr = 1;
+		goto out;
+	}
+	for (k = 0; k < (size_t)batch; k++)
+		ct_buf_init(&slots[k].gz, GZ_MAX);
+	while (i < n && !r->stop && !stopsig) {
+		for (ns = 0; i < n && ns < (size_t)batch && !r->stop; i++)
+			if (prepare(r, names[i], &slots[ns], &raw))
+				ns++;
+		store(r, slots, objs, ns);
+		r->done = i;
+		progress(r);
+	}
+out:
+	/* Whatever was not settled goes back to new/ for the next run. */
+	for (; i < n; i++)
+		keep(r, names[i]);
+	if (slots)
+		for (k = 0; k < (size_t)batch; k++)
+			ct_buf_free(&slots[k].gz);
+	ct_buf_free(&raw);
+	free(slots);
+	free(objs);
+}
+
+int export_upload(struct ct_conf *c, int argc, char **argv)
+{
+	struct run r;
+	struct sigaction sa;
+	char err[CT_ERRLEN] = "", **names = NULL;
+	size_t n = 0, recovered = 0, pruned = 0;
+	int64_t t0 = ct_time_now_us();
+	int code = EX_OK, rc, batch, opened = 0;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return usage(stdout, EX_OK);
+	if (argc > 1)
+		return usage(stderr, EX_USAGE);
+	memset(&r, 0, sizeof r);
+	r.sp.lockfd = -1;
+	r.bar = isatty(STDERR_FILENO);
+	if ((rc = ct_target_open(c, &r.t, err)) != CT_OK) {
+		fprintf(stderr, "calltrail-export: %s\n", err);
+		return rc == CT_ERR_CONFIG ? EX_CONFIG : EX_IOERR;
+	}
+	if (ct_spool_open(&r.sp, c->spool_dir, 1, err) != CT_OK) {
+		fprintf(stderr, "calltrail-export: %s\n", err);
+		code = EX_IOERR;
+		goto out;
+	}
+	opened = 1;
+	if ((rc = ct_spool_lock(&r.sp, err)) == CT_ERR_BUSY) {
+		ct_log("another calltrail-export upload is running; nothing to do");
+		goto out;
+	}
+	if (rc != CT_OK) {
+		fprintf(stderr, "calltrail-export: %s\n", err);
+		code = EX_IOERR;
+		goto out;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = onsig;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);   /* a peer closing a socket is an error code */
+
+	if (ct_spool_recover(&r.sp, &recovered, err) != CT_OK ||
+	    ct_spool_claim(&r.sp, &names, &n, err) != CT_OK) {
+		note(&r, err);
+		r.ioerr = 1;
+	} else {
+		if (recovered)
+			ct_log("upload: %zu records of an interrupted run put back", recovered);
+		r.total = n;
+		batch = c->s3_concurrency * 4;
+		batch = batch < BATCH_MIN ? BATCH_MIN : batch > BATCH_MAX ? BATCH_MAX : batch;
+		work(&r, names, n, batch);
+		if (r.bar && n)
+			(void)!write(STDERR_FILENO, "\n", 1);
+	}
+	if (stopsig && r.msg[0] == '\0')
+		snprintf(r.msg, sizeof r.msg, "stopped by signal %d", (int)stopsig);
+	/* sent/ housekeeping: only days older than keep_days go. */
+	if (ct_spool_prune(&r.sp, c->keep_days, ct_time_now_us(), &pruned, err) != CT_OK) {
+		note(&r, err);
+		r.ioerr = 1;
+	}
+	code = r.ioerr ? EX_IOERR : r.left ? EX_TEMPFAIL : EX_OK;
+	ct_log("upload: stored %zu, refused %zu, retried %zu, left %zu (target %s) in %.1f s",
+	       r.stored, r.refused, r.retried, r.left, ct_target_name(r.t),
+	       (double)(ct_time_now_us() - t0) / 1e6);
+	lastrun(&r, code);
+out:
+	if (names)
+		ct_spool_names_free(names);
+	if (opened)
+		ct_spool_close(&r.sp);
+	ct_target_close(r.t);
+	return code;
+}
