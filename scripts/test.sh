@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the full test suite, as CI runs it (.ci/run calls this):
+#   1. install what the tests need (scripts/deps.sh),
+#   2. build warning-free (-Werror) and run `make check`,
+#   3. build again under AddressSanitizer + UndefinedBehaviorSanitizer and
+#      run `make check` there,
+#   4. `make distcheck` (the tarball builds, installs, tests, uninstalls),
+#   5. lint the man pages.
+# Build trees go to build/ (ignored by git).  Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+jobs=${JOBS:-2}
+
+bash scripts/deps.sh
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+
+status=0
+summary() {
+	# One line CI can read, counted from every test's TAP log.
+	local pass fail
+	pass=$(cat "$@" 2>/dev/null | grep -c '^ok ' || true)
+	fail=$(cat "$@" 2>/dev/null | grep -c '^not ok ' || true)
+	echo "$pass passed, $fail failed"
+}
+check() { # name configure-args...
+	local name=$1; shift
+	local b=$top/build/$name
+	rm -rf "$b" && mkdir -p "$b"
+	echo "== $name: configure $*"
+	(cd "$b" && "$top/configure" -q "$@")
+	echo "== $name: make"
+	make -C "$b" -j"$jobs" >/dev/null
+	echo "== $name: make check"
+	if ! make -C "$b" -j"$jobs" check; then
+		cat "$b/test-suite.log" || true
+		status=1
+	fi
+	echo "== $name: $(summary "$b"/t/*.log)"
+}
+
+check release --enable-werror
+check sanitize --enable-werror \
+	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	LDFLAGS="-fsanitize=address,undefined"
+
+echo "== distcheck"
+if ! make -C "$top/build/release" -j"$jobs" distcheck >"$top/build/distcheck.log" 2>&1; then
+	tail -n 80 "$top/build/distcheck.log"
+	status=1
+else
+	grep -E '^=+$|archives ready|calltrail-.*tar.gz' "$top/build/distcheck.log" | tail -n 3
+fi
+
+echo "== man pages: mandoc -Tlint"
+for m in man/*.[0-9]; do
+	mandoc -Tlint -Wwarning "$m" || status=1
+done
+
+echo "total: $(summary "$top"/build/release/t/*.log "$top"/build/sanitize/t/*.log)"
+[ "$status" = 0 ] && echo "scripts/test.sh: all passed" || echo "scripts/test.sh: FAILED"
+exit "$status"
