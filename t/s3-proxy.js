@@ -1,0 +1,175 @@
+// t/s3-proxy.js — a checking, fault-injecting proxy in front of s3rver.
+//
+//   node s3-proxy.js LISTEN_PORT S3RVER_PORT PORTFILE
+//   env: PROXY_AK, PROXY_SK, PROXY_TOKEN (optional), PROXY_REGION
+//
+// Every request the client sends is checked before it reaches s3rver:
+//   - the SigV4 signature is recomputed with @smithy/signature-v4 (the
+//     AWS SDK's own signer) over the headers named in SignedHeaders; a
+//     mismatch answers 403 SignatureDoesNotMatch, as S3 would;
+//   - x-amz-content-sha256 must be the body's SHA-256 (never
+//     UNSIGNED-PAYLOAD), Content-MD5 the body's MD5;
+//   - the path must be encoded the way the AWS SDK encodes object keys
+//     (so '=' is %3D), since S3 signs the path as sent.
+// Faults for the next N PUTs are set with GET /__proxy/fault?kind=K&count=N
+// (kinds: 503, 429, reset, lostreply, stall, etag, slow: 200 ms late); GET /__proxy/stats
+// reports counters (max concurrent requests, distinct connections...).
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+const { SignatureV4 } = require('@smithy/signature-v4');
+const { Sha256 } = require('@aws-crypto/sha256-js');
+
+const [listenPort, upstreamPort, portFile] = process.argv.slice(2);
+const AK = process.env.PROXY_AK, SK = process.env.PROXY_SK;
+const TOKEN = process.env.PROXY_TOKEN || undefined;
+const REGION = process.env.PROXY_REGION || 'us-east-1';
+
+const stats = { requests: 0, puts: 0, gets: 0, inflight: 0, maxInflight: 0,
+  connections: 0, sigFailures: 0, hashFailures: 0, pathFailures: 0,
+  faults: 0, tokenSeen: 0, paths: [] };
+let fault = { kind: '', count: 0 };
+const stalled = [];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+const signer = new SignatureV4({
+  credentials: { accessKeyId: AK, secretAccessKey: SK, sessionToken: TOKEN },
+  region: REGION, service: 's3', sha256: Sha256, uriEscapePath: false,
+  applyChecksum: false,
+});
+
+function s3error(res, status, code, message) {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
+    `<Message>${message}</Message></Error>`;
+  res.writeHead(status, { 'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+// The AWS SDK's object key encoding, segment by segment.
+function awsEncode(seg) {
+  return encodeURIComponent(seg).replace(/[!'()*]/g,
+    (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+async function verify(req, body) {
+  const auth = req.headers.authorization || '';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return 'malformed Authorization header';
+  const [, ak, , region, signedList, sig] = m;
+  if (ak !== AK) return 'unknown access key';
+  if (region !== REGION) return 'wrong region';
+  const amzDate = req.headers['x-amz-date'] || '';
+  const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+  if (!d) return 'bad x-amz-date';
+  const signingDate = new Date(Date.UTC(+d[1], +d[2] - 1, +d[3], +d[4], +d[5], +d[6]));
+  const [rawPath, rawQuery = ''] = req.url.split('?', 2);
+  const query = {};
+  for (const part of rawQuery.split('&').filter(Boolean)) {
+    const i = part.indexOf('=');
+    const k = decodeURIComponent(i < 0 ? part : part.slice(0, i));
+    const v = i < 0 ? '' : decodeURIComponent(part.slice(i + 1));
+    query[k] = k in query ? [].concat(query[k], v) : v;
+  }
+  const headers = {};
+  for (const h of signedList.split(';')) {
+    if (req.headers[h] === undefined) return `signed header ${h} missing`;
+    headers[h] = req.headers[h];
+  }
+  for (const h of ['host', 'x-amz-content-sha256', 'x-amz-date'])
+    if (!(h in headers)) return `${h} not signed`;
+  if (req.headers['x-amz-security-token'] !== undefined) {
+    stats.tokenSeen++;
+    if (!('x-amz-security-token' in headers)) return 'x-amz-security-token not signed';
+  }
+  const signed = await signer.sign({ method: req.method, protocol: 'http:',
+    hostname: req.headers.host.split(':')[0], path: rawPath, query, headers, body },
+    { signingDate });
+  const want = /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization)[1];
+  return want === sig ? null : 'signature mismatch';
+}
+
+function checkBody(req, body) {
+  const sha = crypto.createHash('sha256').update(body).digest('hex');
+  if (req.headers['x-amz-content-sha256'] !== sha)
+    return ['XAmzContentSHA256Mismatch', 'x-amz-content-sha256 is not the SHA-256 of the body'];
+  if (req.method === 'PUT') {
+    const md5 = crypto.createHash('md5').update(body).digest('base64');
+    if (req.headers['content-md5'] !== md5)
+      return ['BadDigest', 'Content-MD5 is not the MD5 of the body'];
+  }
+  const raw = req.url.split('?')[0];
+  const canon = raw.split('/').map((s) => awsEncode(decodeURIComponent(s))).join('/');
+  if (canon !== raw) return ['InvalidURI', `path not encoded as AWS does: ${raw}`];
+  return null;
+}
+
+function forward(req, res, body, after) {
+  const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method,
+    path: req.url, headers: req.headers, agent }, (ur) => {
+    const chunks = [];
+    ur.on('data', (c) => chunks.push(c));
+    ur.on('end', () => {
+      const headers = { ...ur.headers };
+      if (after === 'etag') headers.etag = '"00000000000000000000000000000000"';
+      if (after === 'lostreply') { req.socket.destroy(); return; }
+      res.writeHead(ur.statusCode, headers);
+      res.end(Buffer.concat(chunks));
+    });
+  });
+  up.on('error', (e) => s3error(res, 502, 'ProxyError', String(e.message)));
+  up.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/__proxy/')) {
+    const u = new URL(req.url, 'http://x');
+    if (u.pathname === '/__proxy/fault')
+      fault = { kind: u.searchParams.get('kind') || '', count: +(u.searchParams.get('count') || 0) };
+    if (u.pathname === '/__proxy/reset')
+      Object.assign(stats, { requests: 0, puts: 0, gets: 0, maxInflight: 0, connections: 0,
+        sigFailures: 0, hashFailures: 0, pathFailures: 0, faults: 0, tokenSeen: 0, paths: [] });
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(stats));
+    return;
+  }
+  const chunks = [];
+  let size = 0;
+  req.on('data', (c) => { size += c.length; if (size <= 64 << 20) chunks.push(c); });
+  req.on('end', async () => {
+    const body = Buffer.concat(chunks);
+    stats.requests++;
+    stats.inflight++;
+    stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
+    res.on('close', () => { stats.inflight--; });
+    if (req.method === 'PUT') stats.puts++;
+    if (req.method === 'GET') stats.gets++;
+    if (stats.paths.length < 5000) stats.paths.push(req.method + ' ' + req.url);
+    let why;
+    try { why = await verify(req, body); } catch (e) { why = 'verify failed: ' + e.message; }
+    if (why) {
+      stats.sigFailures++;
+      return s3error(res, 403, 'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided (' + why + ')');
+    }
+    const bad = checkBody(req, body);
+    if (bad) {
+      if (bad[0] === 'InvalidURI') stats.pathFailures++; else stats.hashFailures++;
+      return s3error(res, 400, bad[0], bad[1]);
+    }
+    let kind = '';
+    if (req.method === 'PUT' && fault.count > 0) { kind = fault.kind; fault.count--; stats.faults++; }
+    if (kind === '503') return s3error(res, 503, 'SlowDown', 'Please reduce your request rate.');
+    if (kind === '429') return s3error(res, 429, 'TooManyRequests', 'Too many requests.');
+    if (kind === 'reset') return req.socket.destroy();
+    if (kind === 'stall') { stalled.push(req.socket); return; }
+    if (kind === 'slow') return setTimeout(() => forward(req, res, body, kind), 200);
+    forward(req, res, body, kind);
+  });
+});
+server.on('connection', () => { stats.connections++; });
+server.keepAliveTimeout = 60000;
+server.listen(+listenPort, '127.0.0.1', () => {
+  require('fs').writeFileSync(portFile, String(server.address().port));
+});
+process.on('SIGTERM', () => { for (const s of stalled) s.destroy(); process.exit(0); });

@@ -1,0 +1,168 @@
+#!/bin/sh
+# t/upload-s3.sh — `calltrail-export upload` to an s3:// target, end to
+# end: s3rver behind t/s3-proxy.js (every signature re-checked with the
+# AWS SDK's signer, faults injected), objects read back with
+# @aws-sdk/client-s3 and compared with the spooled records byte for byte.
+. "$top_srcdir/t/lib.sh"
+
+EXPORT=$top_builddir/exporter/calltrail-export
+[ -x "$EXPORT" ] || bail "no $EXPORT (build first)"
+command -v python3 >/dev/null || skip_all "python3 is needed to make and check records"
+unset CALLTRAIL_CONF AWS_SHARED_CREDENTIALS_FILE
+. "$top_srcdir/t/s3-lib.sh"
+
+SPOOL=$T/spool
+PREFIX="archive/calls"
+s3_conf "$CONF" "$PREFIX"
+up() { "$EXPORT" -c "$CONF" upload "$@"; }
+
+# gen.py SPOOL N TAG: N valid records into new/ by the Maildir rule; the
+# session ids carry '.', '-' and '_', the keys get '=' from day=.
+cat >"$T/gen.py" <<'EOP'
+import json, os, sys, time, datetime
+spool, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for d in ("tmp", "new"):
+    os.makedirs(os.path.join(spool, d), exist_ok=True)
+day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+for i in range(n):
+    rec = {"session_id": "voice_%s.%d-x_y" % (tag, i), "user_email": "c%d@example.com" % i,
+           "start_time": day + "T00:00:00Z", "end_time": day + "T01:%02d:%02d.5" % (i // 60 % 60, i % 60)}
+    name = "%d.%d.%x.json" % (time.time_ns(), os.getpid(), i)
+    with open(os.path.join(spool, "tmp", name), "w") as f:
+        f.write(json.dumps(rec, separators=(",", ":")))
+    os.rename(os.path.join(spool, "tmp", name), os.path.join(spool, "new", name))
+EOP
+# want.py SPOOL PREFIX: "KEY SHA256" for every record in sent/, sorted.
+cat >"$T/want.py" <<'EOP'
+import hashlib, json, os, sys, datetime
+spool, prefix = sys.argv[1], sys.argv[2]
+out = []
+for day in os.listdir(os.path.join(spool, "sent")):
+    for name in os.listdir(os.path.join(spool, "sent", day)):
+        data = open(os.path.join(spool, "sent", day, name), "rb").read()
+        rec = json.loads(data)
+        end = datetime.datetime.fromisoformat(rec["end_time"].replace("Z", "+00:00"))
+        key = "%s/sessions/year=%04d/month=%02d/day=%02d/%s_%s.json.gz" % (
+            prefix, end.year, end.month, end.day, rec["session_id"],
+            hashlib.sha256(data).hexdigest()[:12])
+        out.append("%s %s" % (key, hashlib.sha256(data).hexdigest()))
+print("\n".join(sorted(out)))
+EOP
+count() { find "$SPOOL/$1" -type f ! -name '*.why' 2>/dev/null | wc -l | tr -d ' '; }
+# same: every record in sent/ is in the bucket, gunzips to the same
+# bytes, and the bucket holds nothing else.
+same() {
+	python3 "$T/want.py" "$SPOOL" "$PREFIX" >"$T/want"
+	node "$top_srcdir/t/s3-read.js" "$S3_PORT" bucket "$PREFIX/" 2>/dev/null | LC_ALL=C sort >"$T/have"
+	cmp -s "$T/want" "$T/have"
+}
+
+# 1. A plain upload: 200 records, 8 at a time, on reused connections.
+python3 "$T/gen.py" "$SPOOL" 200 a
+proxy_ctl reset >/dev/null
+up >"$T/out" 2>&1; rc=$?
+snap
+is 0 "$rc" "upload of 200 records exits 0"
+like "$(cat "$T/out")" "stored 200, refused 0, retried 0, left 0 \\(target s3://bucket/$PREFIX\\)" "the summary line"
+is 200 "$(count sent)" "every record moved to sent/DAY/"
+same; ok $? "the bucket holds exactly the 200 records, gzipped, under their keys"
+is 0 "$(stat_of sigFailures)" "the AWS SDK's signer agrees with every signature"
+is 00 "$(stat_of hashFailures)$(stat_of pathFailures)" "payload SHA-256, Content-MD5 and key encoding all checked out"
+stat_of paths | grep -q "^PUT /bucket/archive/calls/sessions/year%3D[0-9]*/month%3D[0-9]*/day%3D[0-9]*/voice_a\\.0-x_y_[0-9a-f]\\{12\\}\\.json\\.gz\$"
+ok $? "keys go on the wire encoded as AWS does ('=' as %3D)"
+maxin=$(stat_of maxInflight); conns=$(stat_of connections)
+[ "$maxin" -gt 1 ] && [ "$maxin" -le 8 ]; ok $? "uploads run in parallel, at most 8 (saw $maxin)"
+[ "$conns" -le 9 ]; ok $? "connections are reused ($conns for 200 PUTs + 1 snapshot)"
+
+up >"$T/out" 2>&1
+is 0 "$?" "a rerun with nothing new exits 0"
+like "$(cat "$T/out")" "stored 0, refused 0" "... and stores nothing"
+
+# 2. 503s, resets and lost replies are retried; every record lands once.
+python3 "$T/gen.py" "$SPOOL" 40 b
+proxy_ctl "fault?kind=503&count=6" >/dev/null
+up >"$T/out" 2>&1; rc1=$?
+python3 "$T/gen.py" "$SPOOL" 40 c
+proxy_ctl "fault?kind=reset&count=4" >/dev/null
+up >>"$T/out" 2>&1; rc2=$?
+python3 "$T/gen.py" "$SPOOL" 40 d
+proxy_ctl "fault?kind=lostreply&count=4" >/dev/null
+up >>"$T/out" 2>&1; rc3=$?
+is "0 0 0" "$rc1 $rc2 $rc3" "runs with 503s, resets and lost replies exit 0"
+like "$(cat "$T/out")" "retried [1-9]" "the summary counts the retries"
+is 320 "$(count sent)" "every record is in sent/"
+same; ok $? "the bucket holds each record exactly once, byte-exact"
+
+# 3. A stalled PUT times out and is retried.
+python3 "$T/gen.py" "$SPOOL" 10 e
+proxy_ctl "fault?kind=stall&count=2" >/dev/null
+up >"$T/out" 2>&1
+is 0 "$?" "a run with stalled PUTs exits 0 (timeout, then retry)"
+is 330 "$(count sent)" "... and stores everything"
+
+# 4. Retries exhausted: records stay for the next run, exit 75.
+S3_RETRIES=1 s3_conf "$T/r1.conf" "$PREFIX"
+python3 "$T/gen.py" "$SPOOL" 5 f
+proxy_ctl "fault?kind=503&count=1000" >/dev/null
+"$EXPORT" -c "$T/r1.conf" upload >"$T/out" 2>&1; rc=$?
+proxy_ctl "fault?kind=&count=0" >/dev/null
+is 75 "$rc" "503 beyond s3_retries exits 75"
+like "$(cat "$T/out")" "left 5" "the summary says 5 are left for the next run"
+is 5 "$(count new)" "the 5 records are back in new/"
+
+# 5. Wrong credentials: 403, a clear message, every record kept.
+AWS_SECRET_ACCESS_KEY=not-the-right-secret-not-the-right up >"$T/out" 2>&1; rc=$?
+[ "$rc" -ne 0 ]; ok $? "a wrong secret fails the run (exit $rc)"
+like "$(cat "$T/out")" "403.*SignatureDoesNotMatch" "the message names HTTP 403 and SignatureDoesNotMatch"
+like "$(cat "$T/out")" "credentials|permission" "... and points at credentials or permissions"
+grep -q -e not-the-right-secret -e 'Signature=' "$T/out"
+ok $((! $?)) "neither the secret nor a signature is printed"
+is 5 "$(count new)" "every record is still in new/"
+is 0 "$(count cur)" "nothing is left claimed in cur/"
+
+# 6. Session token: sent and signed when AWS_SESSION_TOKEN is set.
+s3_start_proxy "IQoJb3JpZ2luX2VjE//////////token+/="
+s3_conf "$CONF" "$PREFIX"
+AWS_SESSION_TOKEN="IQoJb3JpZ2luX2VjE//////////token+/=" up >"$T/out" 2>&1; rc=$?
+snap
+is 0 "$rc" "with AWS_SESSION_TOKEN the upload succeeds"
+[ "$(stat_of tokenSeen)" -ge 5 ]; ok $? "x-amz-security-token was sent (and signed) on every PUT"
+is 335 "$(count sent)" "the 5 records left earlier are stored now"
+s3_start_proxy
+s3_conf "$CONF" "$PREFIX"
+
+# 7. Two runs at once: one uploads, the other says so and exits 0.
+python3 "$T/gen.py" "$SPOOL" 30 g
+proxy_ctl "fault?kind=stall&count=1" >/dev/null
+up >"$T/out1" 2>&1 &
+p1=$!
+wait_for 10 sh -c "find '$SPOOL/cur' -type f | grep -q ."
+up >"$T/out2" 2>&1; rc2=$?
+wait $p1; rc1=$?
+is "0 0" "$rc1 $rc2" "both runs exit 0"
+like "$(cat "$T/out2")" "another calltrail-export upload is running" "the second says another run is active"
+is 365 "$(count sent)" "the first run stored all 30"
+
+# 8. kill -9 mid-run, then a rerun: every record stored exactly once.
+python3 "$T/gen.py" "$SPOOL" 100 h
+proxy_ctl "fault?kind=slow&count=1000" >/dev/null
+# (the binary itself in the background, so kill hits the exporter)
+"$EXPORT" -c "$CONF" upload >"$T/out" 2>&1 &
+p=$!
+wait_for 20 sh -c "[ \$(find '$SPOOL/sent' -type f | wc -l) -gt 375 ]"
+kill -9 $p; wait $p 2>/dev/null
+n=$(count sent)
+[ "$n" -gt 365 ] && [ "$n" -lt 465 ]; ok $? "killed mid-run ($((n - 365)) of 100 stored)"
+proxy_ctl "fault?kind=&count=0" >/dev/null
+up >"$T/out" 2>&1
+is 0 "$?" "the rerun after kill -9 exits 0"
+is 465 "$(count sent)" "every record reached sent/"
+is 0 "$(( $(count new) + $(count cur) ))" "nothing is left in new/ or cur/"
+same; ok $? "the bucket holds every record exactly once, byte-exact"
+
+# 9. No credentials for an s3:// target: a configuration error, exit 78.
+out=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$EXPORT" -c "$CONF" upload 2>&1); rc=$?
+is 78 "$rc" "missing AWS credentials exit 78"
+like "$out" "AWS_ACCESS_KEY_ID" "the message names AWS_ACCESS_KEY_ID"
+
+done_testing
