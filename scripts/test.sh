@@ -32,7 +32,8 @@ check() { # name configure-args...
 	echo "== $name: make"
 	make -C "$b" -j"$jobs" >/dev/null
 	echo "== $name: make check"
-	if ! make -C "$b" -j"$jobs" check; then
+	# Each passing assertion is in t/*.log; the console shows the rest.
+	if ! make -C "$b" -j"$jobs" check 2>&1 | grep -v '^PASS: '; then
 		cat "$b/test-suite.log" || true
 		status=1
 	fi
