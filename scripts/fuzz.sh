@@ -56,6 +56,9 @@ runs="email:email:300 record:record:65536 conf:conf:8192
       handler:handler:20000 handler-headers:handler-headers:20000"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ct-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
+# The harnesses' own scratch files (fuzz-conf's secrets) go there too.
+mkdir -p "$scratch/tmp"
+export TMPDIR=$scratch/tmp
 status=0
 for r in $runs; do
 	IFS=: read -r h corpus maxlen <<<"$r"
@@ -63,7 +66,9 @@ for r in $runs; do
 	dict=$top/t/fuzz/dict/$h.dict
 	[ -f "$dict" ] || dict=$top/t/fuzz/dict/$corpus.dict
 	mkdir -p "$scratch/$h" "$b/findings/$h"
+	# The seeds, and every input that once failed, are where fuzzing starts.
 	cp "$top/t/fuzz/corpus/$corpus"/* "$scratch/$h/" 2>/dev/null || true
+	cp "$top/t/fuzz/regress/$corpus"/* "$scratch/$h/" 2>/dev/null || true
 	args=(-max_total_time="$secs" -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048
 	      -print_final_stats=1 -artifact_prefix="$b/findings/$h/")
 	[ -f "$dict" ] && args+=(-dict="$dict")
