@@ -141,7 +141,7 @@ void ct_conf_free(struct ct_conf *c);
  * write(2) so lines from several workers never interleave. */
 void ct_log_init(const char *progname);
 void ct_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void ct_vlog(const char *fmt, va_list ap);
+void ct_vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Write "j***@acme.com" for "jane@acme.com" into out (always
  * NUL-terminated); "-" for an empty email, "***" when there is no '@'. */

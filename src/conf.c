@@ -357,8 +357,13 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 		key = trim(p);
 		val = trim(eq + 1);
 		if ((k = findkey(key)) == NULL) {
-			rc = ct_seterr(err, CT_ERR_CONFIG, "%sunknown key \"%.64s\"",
-			               where, key);
+			/* Never echo bytes that could drive the terminal. */
+			if (has_ctl(key) || strchr(key, '"'))
+				rc = ct_seterr(err, CT_ERR_CONFIG,
+				               "%sunknown key (with unprintable bytes)", where);
+			else
+				rc = ct_seterr(err, CT_ERR_CONFIG, "%sunknown key \"%.64s\"",
+				               where, key);
 			goto out;
 		}
 		if (seen[k - keys]++) {

@@ -86,7 +86,7 @@ ct_email_check(const char *in, size_t len, char *out, const char **why)
 		w = "longer than 254 bytes";
 		goto bad;
 	}
-	if (strchr("=+-@", s[0])) {
+	if (s[0] != '\0' && strchr("=+-@", s[0])) {
 		w = "starts with one of = + - @";
 		goto bad;
 	}

@@ -47,6 +47,10 @@ civil_from_days(int64_t z, int *y, int *m, int *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
+/* 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z */
+#define CT_TIME_MIN_US (-62135596800LL * 1000000)
+#define CT_TIME_MAX_US (253402300800LL * 1000000)
+
 static int
 mdays(int y, int m)
 {
@@ -113,6 +117,10 @@ ct_time_parse(const char *s, int64_t *us)
 		return CT_ERR_INPUT;
 	*us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
 	       sign * (oh * 3600 + om * 60)) * 1000000 + frac;
+	/* The offset can carry an instant out of 0001..9999 in UTC, where
+	 * every calltrail date (keys, CSV) is written with four digits. */
+	if (*us < CT_TIME_MIN_US || *us >= CT_TIME_MAX_US)
+		return CT_ERR_INPUT;
 	return CT_OK;
 }
 
