@@ -1,0 +1,85 @@
+/*
+ * ct_csv.h — the daily Salesforce import file (SPEC section 5, "csv").
+ *
+ * Two pieces: the RFC 4180 writing rules (ct_csv_write_row and friends),
+ * and the day's aggregation (struct ct_csv_day), which keeps one small
+ * entry per distinct lower(trim(email)) and never the records themselves,
+ * so a day of a million calls costs memory in proportion to its callers.
+ */
+#ifndef CT_CSV_H
+#define CT_CSV_H
+
+#include "calltrail.h"
+
+/* Salesforce's Email field holds at most 80 characters. */
+#define CT_CSV_EMAIL_MAX 80
+
+#define CT_CSV_HEADER "Email,Last_Voice_Session__c,Last_Voice_Call_Date__c," \
+                      "Voice_Qualification_Tier__c,Voice_Calls__c"
+
+/*
+ * Would a spreadsheet read this cell as a formula or a control?  True when
+ * it begins with = + - @, TAB or CR.  Such cells are never rewritten: the
+ * caller leaves the whole row out.
+ */
+int ct_csv_cell_unsafe(const char *s, size_t len);
+
+/* Append one cell to out, quoted (quotes doubled) only when it holds a
+ * comma, a quote, CR or LF. */
+int ct_csv_write_cell(struct ct_buf *out, const char *s, size_t len);
+
+/* Append n NUL-terminated cells, comma-separated, and a CRLF. */
+int ct_csv_write_row(struct ct_buf *out, const char *const *cells, size_t n);
+
+/* Why ct_csv_day_add left a call out. */
+enum ct_csv_skip {
+	CT_CSV_TAKEN = 0,
+	CT_CSV_NO_EMAIL,    /* empty or blank email */
+	CT_CSV_BAD_EMAIL,   /* breaks ct_email_check */
+	CT_CSV_TOO_LONG,    /* longer than CT_CSV_EMAIL_MAX */
+};
+
+struct ct_csv_stats {
+	size_t calls;       /* calls offered to ct_csv_day_add */
+	size_t no_email, bad_email, too_long;
+	size_t rows;        /* rows rendered */
+	size_t unsafe;      /* rows left out: a cell would begin with = + - @ TAB CR */
+};
+
+struct ct_csv_day;
+
+int ct_csv_day_new(struct ct_csv_day **d);
+void ct_csv_day_free(struct ct_csv_day *d);
+
+/*
+ * Count one call.  email is as the record gives it; it is trimmed, checked
+ * (ct_email_check, at most CT_CSV_EMAIL_MAX bytes) and lower-cased.  The
+ * call that ends last wins the row; on equal end times the larger
+ * session_id (byte order) wins, then the larger tier (NULL lowest), so the
+ * result never depends on the order calls are added.  tier may be NULL.
+ * *skip says whether (and why) the call was left out; that is CT_OK, not
+ * an error.  CT_ERR_NOMEM or CT_ERR_INPUT (session_id empty or too long)
+ * otherwise.
+ */
+int ct_csv_day_add(struct ct_csv_day *d, const char *email,
+                   const char *session_id, int64_t end_us, const char *tier,
+                   enum ct_csv_skip *skip);
+
+/*
+ * Fold src into dst (counts add up, the same winner rule) and empty src,
+ * which the caller still frees.  Lets several threads each aggregate a
+ * share of the day.  CT_ERR_NOMEM leaves dst valid but incomplete.
+ */
+int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src);
+
+/*
+ * Render the header and one row per email, sorted by email (byte order),
+ * into out (reset first).  A row with an unsafe cell is left out and its
+ * winning session id handed to unsafe_cb (may be NULL), in row order.
+ * The stats are copied to st (may be NULL).
+ */
+int ct_csv_day_render(struct ct_csv_day *d, struct ct_buf *out,
+                      void (*unsafe_cb)(void *arg, const char *session_id),
+                      void *arg, struct ct_csv_stats *st);
+
+#endif

@@ -1,0 +1,199 @@
+#!/bin/sh
+# t/csv-day.sh — `calltrail-export csv` end to end with the real binaries:
+# records go in by `calltrail-spool put`, out by `calltrail-export upload`
+# (file:// target, and s3rver when the S3 pieces are built), then the day
+# file is built from sent/DAY and from the target and read back by
+# csv-parse (npm) in strict mode.
+. "$top_srcdir/t/lib.sh"
+
+EXPORT=$top_builddir/exporter/calltrail-export
+SPOOLPUT=$top_builddir/src/calltrail-spool
+DATA=$top_srcdir/t/data/csv
+DAY=2025-10-29
+[ -x "$EXPORT" ] || bail "no $EXPORT (build first)"
+[ -x "$SPOOLPUT" ] || bail "no $SPOOLPUT (build first)"
+need_node_modules
+command -v node >/dev/null || skip_all "node is not installed"
+unset CALLTRAIL_CONF AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
+	AWS_SHARED_CREDENTIALS_FILE AWS_PROFILE
+
+SPOOL=$T/spool
+ARCH=$T/archive
+CSV=$T/csv
+FILE=$CSV/salesforce-leads-$DAY.csv
+# keep_days at its maximum: the fixed day of the test data must survive
+# the prune that every upload runs.
+write_conf() {
+	cat >"$T/conf" <<EOF
+spool_dir = $SPOOL
+target = file://$ARCH
+csv_dir = $CSV
+keep_days = 3650
+csv_upload = ${1:-no}
+EOF
+}
+write_conf
+csvx() { "$EXPORT" -c "$T/conf" csv "$@" >"$T/out" 2>"$T/err"; echo $? >"$T/rc"; }
+rc() { cat "$T/rc"; }
+summary() { cat "$T/out"; }
+parse() { node "$top_srcdir/t/csv-parse.js" "$1" >"$T/parsed" 2>"$T/parse.err"; }
+# field ROW COL: one cell of the parsed file (row 0 is the header).
+field() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1])).rows;
+	const x=(r[+process.argv[2]]||[])[+process.argv[3]]; process.stdout.write(x===undefined?"<none>":x)' \
+	"$T/parsed" "$1" "$2"; }
+nrows() { node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).rows.length-1)' "$T/parsed"; }
+
+# ---- the day, through the real spool and upload --------------------------
+n=0
+for f in "$DATA"/day/*.json; do
+	"$SPOOLPUT" put -d "$SPOOL" "$f" >/dev/null || bail "calltrail-spool put $f failed"
+	n=$((n + 1))
+done
+"$EXPORT" -c "$T/conf" upload >"$T/up.out" 2>&1
+is 0 $? "upload of $n crafted records"
+is "$n" "$(ls "$SPOOL/sent/$DAY" | wc -l | tr -d ' ')" "all $n records are in sent/$DAY"
+
+csvx --day "$DAY"
+is 0 "$(rc)" "csv --day $DAY exits 0"
+cmp -s "$FILE" "$DATA/day/expected.csv"
+r=$?
+ok $r "the file is byte for byte t/data/csv/day/expected.csv"
+[ $r -eq 0 ] || { diag "got:"; od -c "$FILE" | head -20 | sed 's/^/#   /'; }
+like "$(summary)" "^csv $DAY \(spool\): wrote 6 rows to $FILE; read $n calls;" \
+	"summary: rows written and calls read"
+like "$(summary)" "no email 2, bad email 0, email over 80 chars 1, unsafe cell 4 \(sessions: -voice_e2 voice_e1 voice_e4 voice_e3\), unreadable 0, other day 0" \
+	"summary: left out by reason, unsafe rows by session id"
+case "$(summary) $(cat "$T/err")" in
+*e@x.com*|*d@x.com*|*t@x.com*|*p@x.com*|*HYPERLINK*) ok 1 "the summary names no email or cell" ;;
+*) ok 0 "the summary names no email or cell" ;;
+esac
+is 640 "$(stat -c %a "$FILE")" "mode 0640"
+is 750 "$(stat -c %a "$CSV")" "csv_dir created 0750"
+
+parse "$FILE"
+is 0 $? "csv-parse reads it in strict mode (no BOM, CRLF, 5 columns, header)"
+[ -s "$T/parse.err" ] && diag "$(cat "$T/parse.err")"
+is 6 "$(nrows)" "six rows"
+is "a@x.com" "$(field 1 0)" "sorted by email in byte order ('@' < 'a')"
+is "3" "$(field 1 4)" "A@x.com, ' a@X.com ' and a@x.COM are one caller with 3 calls"
+is "voice_a3" "$(field 1 1)" "same end time: the larger session id wins"
+is "2025-10-29T10:05:00.500Z" "$(field 1 2)" "end_time as YYYY-MM-DDTHH:MM:SS.sssZ"
+is "voice_b1" "$(field 3 1)" "the latest end_time wins (+02:00 offset read as UTC)"
+is 'say "hi", ok' "$(field 3 3)" "a tier with a comma and quotes round-trips"
+is "$(printf 'caf\303\251\r\nline two')" "$(field 4 3)" "a tier with UTF-8 and CRLF round-trips"
+is "" "$(field 2 3)" "no tier: an empty cell"
+is "safe now" "$(field 5 3)" "an older unsafe call does not spoil the later one's row"
+is "zed@example.org" "$(field 6 0)" "emails are lower-cased"
+grep -q 'example.com.abcd' "$FILE"
+is 1 $? "an 81-character email is left out (80 fits)"
+
+# ---- reruns, the target, bad records ------------------------------------
+cp "$FILE" "$T/first.csv"
+sleep 1
+csvx --day "$DAY"
+cmp -s "$FILE" "$T/first.csv"
+ok $? "a rerun gives the same bytes"
+
+csvx --day "$DAY" --source target --out "$T/fromtarget"
+is 0 "$(rc)" "--source target (file://) exits 0"
+cmp -s "$T/fromtarget/salesforce-leads-$DAY.csv" "$T/first.csv"
+ok $? "--source target gives the same bytes as --source spool"
+like "$(summary)" "\(target\): wrote 6 rows .* read $n calls" "target summary"
+
+cp "$DATA/garbage.json" "$SPOOL/sent/$DAY/1.garbage.json"
+cp "$DATA/otherday.json" "$SPOOL/sent/$DAY/1.otherday.json"
+csvx --day "$DAY"
+is 0 "$(rc)" "a broken record in sent/ is not fatal"
+like "$(summary)" "read $((n + 2)) calls;.* unreadable 1, other day 1$" \
+	"unreadable and other-day records counted"
+like "$(cat "$T/err")" "skipped 1.garbage.json: record: " "the broken record is reported by name"
+cmp -s "$FILE" "$T/first.csv"
+ok $? "and the file is unchanged"
+rm -f "$SPOOL/sent/$DAY/1.garbage.json" "$SPOOL/sent/$DAY/1.otherday.json"
+
+CT_CSV_THREADS=1 csvx --day "$DAY" --out "$T/one"
+cmp -s "$T/one/salesforce-leads-$DAY.csv" "$T/first.csv"
+ok $? "one reading thread or several: the same bytes"
+
+# ---- csv_upload ---------------------------------------------------------
+write_conf yes
+csvx --day "$DAY"
+is 0 "$(rc)" "csv_upload = yes exits 0"
+cmp -s "$ARCH/salesforce/date=$DAY/leads.csv" "$T/first.csv"
+ok $? "the file is stored at salesforce/date=$DAY/leads.csv in the target"
+like "$(summary)" "and salesforce/date=$DAY/leads.csv;" "the summary says so"
+write_conf
+
+# ---- empty days and --day -----------------------------------------------
+csvx --day 2025-10-28
+is 0 "$(rc)" "a day without records exits 0"
+is "$(printf 'Email,Last_Voice_Session__c,Last_Voice_Call_Date__c,Voice_Qualification_Tier__c,Voice_Calls__c\r\n')" \
+	"$(cat "$CSV/salesforce-leads-2025-10-28.csv")" "... and writes the header alone"
+parse "$CSV/salesforce-leads-2025-10-28.csv"
+is 0 $? "csv-parse accepts the header-only file"
+csvx --day 2025-10-28 --source target --out "$T/empty"
+cmp -s "$T/empty/salesforce-leads-2025-10-28.csv" "$CSV/salesforce-leads-2025-10-28.csv"
+ok $? "an empty partition in the target: the same header-only file"
+
+csvx --day today
+is 0 "$(rc)" "--day today"
+test -f "$CSV/salesforce-leads-$(date -u +%Y-%m-%d).csv"
+ok $? "today is the UTC day"
+csvx --day yesterday
+test -f "$CSV/salesforce-leads-$(date -u -d yesterday +%Y-%m-%d).csv"
+ok $? "yesterday is the UTC day before"
+for bad in 2025-13-01 2025-02-30 25-10-29 tomorrow "2025-10-29x" ""; do
+	csvx --day "$bad"
+	is 64 "$(rc)" "--day '$bad' is a usage error"
+done
+csvx
+is 64 "$(rc)" "no --day is a usage error"
+csvx --day "$DAY" --source elsewhere
+is 64 "$(rc)" "--source elsewhere is a usage error"
+csvx --day "$DAY" --frobnicate
+is 64 "$(rc)" "an unknown option is a usage error"
+
+# ---- failures -----------------------------------------------------------
+mv "$SPOOL" "$T/spool.away"
+csvx --day "$DAY"
+is 74 "$(rc)" "a missing spool is an I/O error (74), not an empty day"
+mv "$T/spool.away" "$SPOOL"
+mkdir -p "$T/ro" && touch "$T/ro/file"
+csvx --day "$DAY" --out "$T/ro/file/sub"
+is 74 "$(rc)" "an output directory that cannot be made: 74"
+
+# ---- sent/ housekeeping by upload (ct_spool_prune) ----------------------
+old=$(date -u -d '-40 days' +%Y-%m-%d)
+recent=$(date -u -d '-2 days' +%Y-%m-%d)
+mkdir -p "$SPOOL/sent/$old" "$SPOOL/sent/$recent"
+cp "$DATA/day/a1.json" "$SPOOL/sent/$old/x.json"
+cp "$DATA/day/a1.json" "$SPOOL/sent/$recent/x.json"
+sed 's/^keep_days = .*/keep_days = 35/' "$T/conf" >"$T/conf35"
+"$EXPORT" -c "$T/conf35" upload >/dev/null 2>&1
+is 0 $? "upload with keep_days = 35"
+test -d "$SPOOL/sent/$old"
+is 1 $? "a sent/ day older than keep_days is removed"
+test -f "$SPOOL/sent/$recent/x.json"
+ok $? "a newer day is kept"
+
+# ---- s3:// target (s3rver), when the S3 client is built -----------------
+if [ -f "$top_srcdir/t/s3-lib.sh" ] && [ -z "${CT_CSV_NO_S3:-}" ]; then
+	rm -rf "$SPOOL"   # s3-lib's configuration uses $T/spool too
+	. "$top_srcdir/t/s3-lib.sh"
+	echo "keep_days = 3650" >>"$CONF"
+	for f in "$DATA"/day/*.json; do
+		"$SPOOLPUT" put -d "$T/spool" "$f" >/dev/null || bail "put $f failed"
+	done
+	"$EXPORT" -c "$CONF" upload >"$T/s3up.out" 2>&1
+	is 0 $? "upload to s3rver"
+	"$EXPORT" -c "$CONF" csv --day "$DAY" --source target --out "$T/s3csv" >"$T/out" 2>"$T/err"
+	is 0 $? "csv --source target from s3rver"
+	[ -s "$T/err" ] && diag "$(cat "$T/err")"
+	cmp -s "$T/s3csv/salesforce-leads-$DAY.csv" "$T/first.csv"
+	ok $? "s3:// --source target gives the same bytes as the spool"
+	"$EXPORT" -c "$CONF" csv --day "$DAY" --source spool --out "$T/s3spool" >/dev/null 2>&1
+	cmp -s "$T/s3spool/salesforce-leads-$DAY.csv" "$T/first.csv"
+	ok $? "... and as this spool's sent/$DAY"
+fi
+
+done_testing
