@@ -5,7 +5,8 @@
 #   3. build again under AddressSanitizer + UndefinedBehaviorSanitizer and
 #      run `make check` there,
 #   4. `make distcheck` (the tarball builds, installs, tests, uninstalls),
-#   5. lint the man pages.
+#   5. run each libFuzzer harness for a bounded time (scripts/fuzz.sh),
+#   6. lint the man pages.
 # Build trees go to build/ (ignored by git).  Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,9 @@ if ! make -C "$top/build/release" -j"$jobs" distcheck >"$top/build/distcheck.log
 else
 	grep -E '^=+$|archives ready|calltrail-.*tar.gz' "$top/build/distcheck.log" | tail -n 3
 fi
+
+echo "== fuzz: every harness for ${FUZZ_SECONDS:-30} s"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || status=1
 
 echo "== man pages: mandoc -Tlint"
 for m in man/*.[0-9]; do
