@@ -42,7 +42,9 @@ check() { # name configure-args...
 }
 
 check release --enable-werror
-check sanitize --enable-werror \
+# -Werror is the release build's job: at -O1 with sanitizers gcc guesses
+# format truncations it does not see at -O2.
+check sanitize \
 	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	LDFLAGS="-fsanitize=address,undefined"
 
