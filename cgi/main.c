@@ -199,6 +199,7 @@ serve_cgi(void)
 		rc = EX_IOERR;
 	ct_handler_log(&h, ct_time_now_us() - t0);
 	ct_handler_free(&h);
+	ct_token_thread_done();
 	return rc;
 }
 
@@ -245,6 +246,7 @@ loop(void *arg)
 		FCGX_Finish_r(&r);
 	}
 	ct_handler_free(&h);
+	ct_token_thread_done();
 	FCGX_Free(&r, 1);
 	return NULL;
 }
@@ -318,6 +320,11 @@ struct slot {
 	int64_t delay;       /* ms of backoff after a quick death */
 };
 
+/* The supervisor's table of workers, at file scope so that a forked
+ * worker (which never returns into supervise) can free the copy it
+ * inherited. */
+static struct slot *slots;
+
 static pid_t
 spawn(int fd, int nthreads, const sigset_t *oldmask)
 {
@@ -329,6 +336,8 @@ spawn(int fd, int nthreads, const sigset_t *oldmask)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		free(slots);
+		slots = NULL;
 		_exit(work(fd, nthreads));
 	}
 	if (pid < 0)
@@ -345,7 +354,7 @@ spawn(int fd, int nthreads, const sigset_t *oldmask)
 static int
 supervise(int fd, int nworkers, int nthreads)
 {
-	struct slot *s = calloc((size_t)nworkers, sizeof(*s));
+	struct slot *s = slots = calloc((size_t)nworkers, sizeof(*s));
 	struct timespec tick = { 0, 200 * 1000000 };
 	sigset_t set, old;
 	int i, st, sig, alive;
@@ -420,6 +429,7 @@ supervise(int fd, int nworkers, int nthreads)
 		sigtimedwait(&set, NULL, &tick);
 	}
 	free(s);
+	slots = NULL;
 	return EX_OK;
 }
 

@@ -56,4 +56,11 @@ int ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 /* Free what ct_token_mint allocated; safe on a zeroed or freed token. */
 void ct_token_free(struct ct_token *t);
 
+/*
+ * ct_token_mint keeps one keyed HMAC-SHA256 context per thread (the key
+ * schedule once, not per token).  A thread that minted calls this before
+ * it ends to free it; minting again afterwards simply keys a new one.
+ */
+void ct_token_thread_done(void);
+
 #endif /* CT_TOKEN_H */

@@ -18,19 +18,22 @@
  * roomConfig carries nothing but agents, in camelCase, because older
  * LiveKit clients parse it strictly and reject unknown keys.
  *
- * The JSON is built with json-c (the metadata strings, the nested
- * objects) and handed to libjwt, which writes the header
- * {"alg":"HS256","typ":"JWT"}, base64url without padding, and the
- * HMAC-SHA256 signature.
+ * The claims are built and serialised by json-c, then signed as a compact
+ * JWS: header {"alg":"HS256","typ":"JWT"}, base64url without padding
+ * (OpenSSL's encoder), HMAC-SHA256 (OpenSSL) with the API secret.  Why
+ * not libjwt: see sign() below.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
-#include <jwt.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "ct_token.h"
 
@@ -207,45 +210,118 @@ out:
 }
 
 /*
- * Sign the claims with the API secret.  The scalar claims go in through
- * jwt_add_grant{,_int}; only the objects (video, attributes, roomConfig,
- * built with json-c) go through jwt_add_grants_json: libjwt re-parses
- * what it is given as JSON, and parsing less is most of its cost.
+ * Signing.  libjwt 1.10 re-parses every claim we give it with jansson,
+ * dumps it again, base64-encodes with its own coder and looks up HMAC by
+ * name for every token: two thirds of a mint (bench/README.md has the
+ * profile).  So the claims are serialised once, by json-c, and signed
+ * here with OpenSSL: EVP_EncodeBlock for base64 (then the url-safe
+ * alphabet, no padding, RFC 7515 section 2) and an HMAC-SHA256 context
+ * keyed once per thread and reset per token.  libjwt stays in the tests
+ * (t/token.c decodes and verifies every token with it), so a second
+ * implementation checks this one; LiveKit's TokenVerifier checks both in
+ * t/token-nginx.sh.
+ */
+#define HMAC_LEN 32
+
+/* One keyed HMAC per thread: the key schedule is done once, and each
+ * token starts from it (EVP_MAC_init with a NULL key resets to it). */
+static _Thread_local EVP_MAC *hmac_alg;
+static _Thread_local EVP_MAC_CTX *hmac_ctx;
+static _Thread_local char *hmac_secret;     /* a copy: which key ctx holds */
+
+void
+ct_token_thread_done(void)
+{
+	EVP_MAC_CTX_free(hmac_ctx);
+	EVP_MAC_free(hmac_alg);
+	if (hmac_secret) {
+		OPENSSL_cleanse(hmac_secret, strlen(hmac_secret));
+		free(hmac_secret);
+	}
+	hmac_ctx = NULL;
+	hmac_alg = NULL;
+	hmac_secret = NULL;
+}
+
+/* The thread's HMAC context for secret, ready for EVP_MAC_update. */
+static EVP_MAC_CTX *
+hmac_for(const char *secret)
+{
+	OSSL_PARAM params[2];
+	char *copy;
+
+	if (hmac_ctx && strcmp(hmac_secret, secret) == 0)
+		return EVP_MAC_init(hmac_ctx, NULL, 0, NULL) == 1 ? hmac_ctx : NULL;
+	ct_token_thread_done();
+	if ((copy = strdup(secret)) == NULL ||
+	    (hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (hmac_ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL) {
+		free(copy);
+		ct_token_thread_done();
+		return NULL;
+	}
+	hmac_secret = copy;
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(hmac_ctx, (const unsigned char *)secret, strlen(secret), params) != 1) {
+		ct_token_thread_done();
+		return NULL;
+	}
+	return hmac_ctx;
+}
+
+/* base64url of n bytes at out (room for 4 * ceil(n / 3) + 1); returns
+ * the length written, without padding, NUL-terminated. */
+static size_t
+b64url(char *out, const void *in, size_t n)
+{
+	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+	size_t i;
+
+	while (len > 0 && out[len - 1] == '=')
+		len--;
+	out[len] = '\0';
+	for (i = 0; i < (size_t)len; i++)
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	return (size_t)len;
+}
+
+/*
+ * The compact JWS of claims (a JSON object's text): header
+ * {"alg":"HS256","typ":"JWT"}, HMAC-SHA256 with the API secret.
  */
 static int
-sign(const struct ct_conf *c, const struct ct_token *t, const char *meta,
-     int64_t now, const char *objects, char **jwt, char *err)
+sign(const char *secret, const char *claims, char **jwt, char *err)
 {
-	jwt_t *j = NULL;
-	int rc = CT_OK, e;
+	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	unsigned char mac[HMAC_LEN];
+	size_t n = strlen(claims), cap, len, maclen = 0;
+	EVP_MAC_CTX *ctx;
+	char *out;
 
 	*jwt = NULL;
-	if ((e = jwt_new(&j)) != 0) {
-		rc = ct_seterr(err, CT_ERR_NOMEM, "token: jwt_new: %s", strerror(e));
-		goto out;
+	if (n > (size_t)INT_MAX / 2)
+		return ct_seterr(err, CT_ERR_INPUT, "token: claims too large");
+	cap = 4 * ((sizeof hdr - 1 + 2) / 3) + 1 + 4 * ((n + 2) / 3) + 1 + 4 * ((HMAC_LEN + 2) / 3) + 1;
+	if ((out = malloc(cap)) == NULL)
+		return ct_seterr(err, CT_ERR_NOMEM, "token: out of memory");
+	len = b64url(out, hdr, sizeof hdr - 1);
+	out[len++] = '.';
+	len += b64url(out + len, claims, n);
+	if ((ctx = hmac_for(secret)) == NULL ||
+	    EVP_MAC_update(ctx, (const unsigned char *)out, len) != 1 ||
+	    EVP_MAC_final(ctx, mac, &maclen, sizeof mac) != 1 || maclen != HMAC_LEN) {
+		free(out);
+		return ct_seterr(err, CT_ERR_CRYPTO, "token: HMAC-SHA256 failed");
 	}
-	if ((e = jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)c->livekit_api_secret,
-	                     (int)strlen(c->livekit_api_secret))) != 0) {
-		rc = ct_seterr(err, CT_ERR_CRYPTO, "token: jwt_set_alg: %s", strerror(e));
-		goto out;
-	}
-	if ((e = jwt_add_grant(j, "iss", c->livekit_api_key)) != 0 ||
-	    (e = jwt_add_grant(j, "sub", t->identity)) != 0 ||
-	    (e = jwt_add_grant(j, "name", t->name)) != 0 ||
-	    (e = jwt_add_grant_int(j, "nbf", (long)now)) != 0 ||
-	    (e = jwt_add_grant_int(j, "exp", (long)(now + c->token_ttl))) != 0 ||
-	    (e = jwt_add_grant(j, "metadata", meta)) != 0 ||
-	    (e = jwt_add_grants_json(j, objects)) != 0) {
-		rc = ct_seterr(err, e == ENOMEM ? CT_ERR_NOMEM : CT_ERR_INPUT,
-		               "token: libjwt refused the claims: %s", strerror(e));
-		goto out;
-	}
-	if ((*jwt = jwt_encode_str(j)) == NULL)
-		rc = ct_seterr(err, CT_ERR_CRYPTO, "token: jwt_encode_str failed: %s",
-		               strerror(errno));
-out:
-	jwt_free(j);
-	return rc;
+	out[len++] = '.';
+	b64url(out + len, mac, sizeof mac);
+	OPENSSL_cleanse(mac, sizeof mac);
+	*jwt = out;
+	return CT_OK;
 }
 
 int
@@ -255,7 +331,7 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 	struct json_object *obj = NULL, *at = NULL;
 	char start[CT_TIMELEN];
 	char *pmeta = NULL, *ameta = NULL;
-	const char *objects;
+	const char *claims;
 	const char *email = rq->email ? rq->email : "";
 	int rc;
 
@@ -276,6 +352,12 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 	if ((pmeta = metadata(email, start, NULL)) == NULL)
 		goto out;
 	if ((obj = json_object_new_object()) == NULL ||
+	    addstr(obj, "iss", c->livekit_api_key) != 0 ||
+	    addstr(obj, "sub", t->identity) != 0 ||
+	    addstr(obj, "name", t->name) != 0 ||
+	    addobj(obj, "nbf", json_object_new_int64(now_us / 1000000)) != 0 ||
+	    addobj(obj, "exp", json_object_new_int64(now_us / 1000000 + c->token_ttl)) != 0 ||
+	    addstr(obj, "metadata", pmeta) != 0 ||
 	    addobj(obj, "video", video(t->room)) != 0)
 		goto out;
 	if (at != NULL) {
@@ -288,9 +370,9 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 		    addobj(obj, "roomConfig", roomconfig(rq->agent, ameta)) != 0)
 			goto out;
 	}
-	if ((objects = json_object_to_json_string_ext(obj, JSON_FLAGS)) == NULL)
+	if ((claims = json_object_to_json_string_ext(obj, JSON_FLAGS)) == NULL)
 		goto out;
-	rc = sign(c, t, pmeta, now_us / 1000000, objects, &t->jwt, err);
+	rc = sign(c->livekit_api_secret, claims, &t->jwt, err);
 out:
 	if (rc == CT_ERR_NOMEM)
 		ct_seterr(err, rc, "token: out of memory building the claims");
