@@ -292,7 +292,10 @@ attrsreq(struct json_object *req, struct json_object **attrs)
 	if ((m = member(req, "participant_attributes", json_type_object, attrs)) <= 0)
 		return m < 0 ? msg : NULL;
 	json_object_object_foreach(*attrs, k, v) {
-		if (!json_object_is_type(v, json_type_string))
+		/* A NUL ("\u0000") would be cut by C readers and is refused by
+		 * JWT libraries built on jansson: refuse it here. */
+		if (!json_object_is_type(v, json_type_string) ||
+		    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
 			return msg;
 		total += strlen(k) + (size_t)json_object_get_string_len(v);
 		if (total > CT_TOKEN_ATTRS_MAX)

@@ -115,6 +115,7 @@ static const struct row {
 	{ { "POST", TOK, J, NULL, "{\"participant_name\":true}", NULL }, 400, "invalid_field", NULL },
 	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":\"x\"}", NULL }, 400, "invalid_field", NULL },
 	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":{\"a\":1}}", NULL }, 400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":{\"a\":\"x\\u0000y\"}}", NULL }, 400, "invalid_field", NULL },
 	{ { "GET", TOK, NULL, "-", NULL, NULL }, 405, "method_not_allowed", "Allow: POST\r\n" },
 	{ { "PUT", "/api/token", J, NULL, "{}", NULL }, 405, "method_not_allowed", "Allow: POST\r\n" },
 	{ { "OPTIONS", TOK, NULL, "-", NULL, NULL }, 405, "method_not_allowed", "Allow: POST\r\n" },
