@@ -35,8 +35,10 @@ PORT3=$(free_port)      # spawn-fcgi's socket
 sed -e "s|unix:/run/calltrail/token.sock|unix:$T/token.sock|" \
     -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
     -e "s|rate=10r/s|rate=100000r/s|" \
+    -e "s|burst=20 nodelay|burst=100000 nodelay|" \
     "$top_srcdir/nginx/calltrail.conf" >"$T/calltrail.conf"
-grep -q "unix:$T/token.sock" "$T/calltrail.conf" && grep -q "127.0.0.1:$PORT;" "$T/calltrail.conf" ||
+grep -q "unix:$T/token.sock" "$T/calltrail.conf" && grep -q "127.0.0.1:$PORT;" "$T/calltrail.conf" &&
+	grep -q "burst=100000 " "$T/calltrail.conf" ||
 	bail "the sed points of nginx/calltrail.conf moved"
 mkdir -p "$T/tmp"
 cat >"$T/nginx.conf" <<EOF
@@ -175,6 +177,8 @@ mkdir -p "$T/burst"
 curl -s --parallel --parallel-max 16 -H "$J" -d '{"user_email":"burst@example.org"}' \
 	-o "$T/burst/#1.json" -w '%{http_code}\n' "$URL/api/token?n=[1-2000]" >"$T/burst.codes" 2>/dev/null
 is 2000 "$(grep -c '^200$' "$T/burst.codes")" "a burst of 2000 requests: all 200"
+[ "$(grep -vc '^200$' "$T/burst.codes")" = 0 ] ||
+	diag "other answers: $(grep -v '^200$' "$T/burst.codes" | sort | uniq -c | tr '\n' ' ')"
 for f in "$T"/burst/*.json; do cat "$f"; echo; done >"$T/burst.all"
 WANT_EMAIL=burst@example.org WANT_AGENT=sales-agent verify <"$T/burst.all" >"$T/burst.ok"
 is 2000 "$(grep -c '^ok ' "$T/burst.ok")" "TokenVerifier accepts all 2000 tokens"
