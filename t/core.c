@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -60,7 +61,7 @@ main(void)
 	struct stat st;
 	int64_t us;
 
-	plan((int)n + 33);
+	plan((int)n + 34);
 	for (i = 0; i < n; i++) {
 		int rc = ct_time_parse(times[i].in, &us);
 		if (times[i].us == -1)
@@ -88,6 +89,30 @@ main(void)
 	ok(strlen(a) == 12 && strspn(a, "abcdefghijklmnopqrstuvwxyz234567") == 12,
 	   "12 base32 chars");
 	is_int(CT_ERR_TOOBIG, ct_id_hex(a, 65), "id size capped");
+	{
+		/* Ids come from a per-thread pool: a forked child must not
+		 * hand out what its parent also will. */
+		int fds[2], wst;
+		char kid[17] = "";
+		pid_t pid;
+
+		ct_id_hex(a, 8);   /* the pool is filled */
+		if (pipe(fds) != 0 || (pid = fork()) < 0) {
+			ok(0, "pipe and fork");
+		} else {
+			if (pid == 0) {
+				ct_id_hex(kid, 8);
+				_exit(write(fds[1], kid, 16) == 16 ? 0 : 1);
+			}
+			(void)!read(fds[0], kid, 16);
+			waitpid(pid, &wst, 0);
+			ct_id_hex(b, 8);
+			ok(strlen(kid) == 16 && strcmp(kid, b) != 0,
+			   "a forked child draws other ids than its parent");
+			close(fds[0]);
+			close(fds[1]);
+		}
+	}
 
 	/* capped buffer */
 	ct_buf_init(&buf, 8);
