@@ -46,6 +46,18 @@ struct ct_handler {
 	char err[CT_ERRLEN];         /* detail for the log (never sent) */
 };
 
+/* A CGI variable by name, or NULL (getenv, or a FastCGI request's). */
+typedef const char *(*ct_cgi_getter)(void *ctx, const char *name);
+
+/*
+ * Fill the CGI fields of rq from the variables get returns: the path is
+ * nginx's DOCUMENT_URI, else SCRIPT_NAME + PATH_INFO, else REQUEST_URI up
+ * to '?', built in pbuf (CT_PATH_MAX + 1 bytes) when it must be; NULL
+ * when it is too long to be one of ours.  read and read_ctx are left.
+ */
+void ct_http_req_cgi(struct ct_http_req *rq, char *pbuf, size_t sz,
+                     ct_cgi_getter get, void *ctx);
+
 void ct_handler_init(struct ct_handler *h, const struct ct_conf *conf);
 void ct_handler_free(struct ct_handler *h);
 

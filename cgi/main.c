@@ -11,19 +11,16 @@
  *   as a plain CGI program           one request from the environment
  *                                    and stdin, then exit.
  *
- * Each worker process runs --threads threads, each with its own
- * FCGX_Request and reusable buffers.  Threads, not just processes, because
- * nginx keeps FastCGI connections open (fastcgi_keep_conn) and libfcgi
- * serves one connection at a time until the web server closes it: with
- * fewer threads than nginx holds idle connections, new connections would
- * wait in the listen queue behind idle ones.  workers x threads must exceed
- * nginx's worker_processes x upstream keepalive (see nginx/calltrail.conf).
+ * Each worker process serves all its connections from one event loop
+ * (loop.c; --threads N runs N loops), so nginx may keep as many FastCGI
+ * connections open as it likes.  libfcgi gives us the socket (FCGX_OpenSocket)
+ * and tells a CGI start from a FastCGI one (FCGX_IsCGI); the records are
+ * fcgi.c's.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,18 +37,15 @@
 #include <fcgiapp.h>
 
 #include "handler.h"
+#include "loop.h"
 
 #define PROG          "calltrail-token"
 #define BACKLOG       1024
 #define WORKERS_MAX   256
 #define THREADS_MAX   256
-#define THREADS_DEF   16
-#define DRAIN_MAX     (64 * 1024)   /* unread body we swallow to keep a connection */
-#define STACK_SIZE    (256 * 1024)
-#define ACCEPT_FAILS  50            /* in a row, 100 ms apart */
+#define THREADS_DEF   1
 
 static const struct ct_conf *conf;
-static volatile sig_atomic_t stopping;
 
 static void
 usage(FILE *f)
@@ -62,8 +56,9 @@ usage(FILE *f)
 	    "\n"
 	    "Mints LiveKit access tokens for the web form (POST /api/connection-details,\n"
 	    "POST /api/token; GET /api/healthz).  Modes:\n"
-	    "  --listen ADDR   open the FastCGI socket, fork N workers (default: online\n"
-	    "                  CPUs), each with --threads threads (default %d)\n"
+	    "  --listen ADDR   open the FastCGI socket, fork --workers N workers (default:\n"
+	    "                  online CPUs), each serving every connection it accepts\n"
+	    "                  from --threads N event loops (default %d)\n"
 	    "  (none)          under spawn-fcgi: fd 0 is the listening socket;\n"
 	    "                  from a CGI server: answer one request and exit\n"
 	    "Configuration: -c FILE, else $CALLTRAIL_CONF, else %s;\n"
@@ -74,36 +69,11 @@ usage(FILE *f)
 
 /* ---- one request ---------------------------------------------------- */
 
-/* The request path without the query: nginx's DOCUMENT_URI, else
- * SCRIPT_NAME + PATH_INFO, else REQUEST_URI up to '?'.  NULL when it is
- * too long to be one of ours. */
 static const char *
-reqpath(char *buf, size_t sz, const char *doc, const char *script,
-        const char *info, const char *uri)
+env(void *ctx, const char *name)
 {
-	size_t n;
-	int len;
-
-	if (doc && *doc)
-		return doc;
-	if ((script && *script) || (info && *info)) {
-		len = snprintf(buf, sz, "%s%s", script ? script : "", info ? info : "");
-		return len >= 0 && (size_t)len < sz ? buf : NULL;
-	}
-	if (uri == NULL)
-		return NULL;
-	n = strcspn(uri, "?");
-	if (n >= sz)
-		return NULL;
-	memcpy(buf, uri, n);
-	buf[n] = '\0';
-	return buf;
-}
-
-static long
-fcgi_read(void *ctx, char *buf, size_t n)
-{
-	return FCGX_GetStr(buf, (int)n, (FCGX_Stream *)ctx);
+	(void)ctx;
+	return getenv(name);
 }
 
 static long
@@ -118,54 +88,6 @@ stdin_read(void *ctx, char *buf, size_t n)
 	return (long)r;
 }
 
-/*
- * Read what is left of the request body up to its end, so the kept-alive
- * connection is clean for the next request; a body we refused unread
- * (413) that is larger than DRAIN_MAX closes the connection instead.
- */
-static void
-drain(FCGX_Request *r)
-{
-	char junk[4096];
-	size_t total = 0;
-	int n;
-
-	while ((n = FCGX_GetStr(junk, sizeof(junk), r->in)) > 0) {
-		total += (size_t)n;
-		if (total > DRAIN_MAX) {
-			r->keepConnection = 0;
-			return;
-		}
-	}
-}
-
-static void
-serve_fcgi(struct ct_handler *h, FCGX_Request *r)
-{
-	char pbuf[CT_PATH_MAX + 1];
-	int64_t t0 = ct_time_now_us();
-	const char *method = FCGX_GetParam("REQUEST_METHOD", r->envp);
-	struct ct_http_req rq = {
-		.method = method,
-		.path = reqpath(pbuf, sizeof(pbuf), FCGX_GetParam("DOCUMENT_URI", r->envp),
-		                FCGX_GetParam("SCRIPT_NAME", r->envp),
-		                FCGX_GetParam("PATH_INFO", r->envp),
-		                FCGX_GetParam("REQUEST_URI", r->envp)),
-		.content_type = FCGX_GetParam("CONTENT_TYPE", r->envp),
-		.content_length = FCGX_GetParam("CONTENT_LENGTH", r->envp),
-		.origin = FCGX_GetParam("HTTP_ORIGIN", r->envp),
-		.read = fcgi_read,
-		.read_ctx = r->in,
-	};
-
-	ct_handler_run(h, &rq, t0);
-	FCGX_PutStr(h->head.p ? h->head.p : "", (int)h->head.len, r->out);
-	if (h->body.len && !(method && strcmp(method, "HEAD") == 0))
-		FCGX_PutStr(h->body.p, (int)h->body.len, r->out);
-	drain(r);
-	ct_handler_log(h, ct_time_now_us() - t0);
-}
-
 /* Plain CGI: one request from the environment and stdin. */
 static int
 serve_cgi(void)
@@ -173,20 +95,11 @@ serve_cgi(void)
 	char pbuf[CT_PATH_MAX + 1];
 	struct ct_handler h;
 	int64_t t0 = ct_time_now_us();
-	const char *method = getenv("REQUEST_METHOD");
-	struct ct_http_req rq = {
-		.method = method,
-		.path = reqpath(pbuf, sizeof(pbuf), getenv("DOCUMENT_URI"),
-		                getenv("SCRIPT_NAME"), getenv("PATH_INFO"),
-		                getenv("REQUEST_URI")),
-		.content_type = getenv("CONTENT_TYPE"),
-		.content_length = getenv("CONTENT_LENGTH"),
-		.origin = getenv("HTTP_ORIGIN"),
-		.read = stdin_read,
-	};
+	struct ct_http_req rq = { .read = stdin_read };
 	int rc = EX_OK;
 
-	if (method == NULL) {
+	ct_http_req_cgi(&rq, pbuf, sizeof(pbuf), env, NULL);
+	if (rq.method == NULL) {
 		fprintf(stderr, PROG ": not started by a CGI server or spawn-fcgi; "
 		        "use --listen (see --help)\n");
 		return EX_USAGE;
@@ -194,7 +107,7 @@ serve_cgi(void)
 	ct_handler_init(&h, conf);
 	ct_handler_run(&h, &rq, t0);
 	if (ct_write_full(STDOUT_FILENO, h.head.p ? h.head.p : "", h.head.len) != CT_OK ||
-	    (h.body.len && strcmp(method, "HEAD") != 0 &&
+	    (h.body.len && strcmp(rq.method, "HEAD") != 0 &&
 	     ct_write_full(STDOUT_FILENO, h.body.p, h.body.len) != CT_OK))
 		rc = EX_IOERR;
 	ct_handler_log(&h, ct_time_now_us() - t0);
@@ -205,102 +118,10 @@ serve_cgi(void)
 
 /* ---- a worker process ---------------------------------------------- */
 
-static void
-on_term(int sig)
-{
-	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
-}
-
-/* One thread: accept, answer, finish, until the worker stops. */
-static void *
-loop(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	struct ct_handler h;
-	FCGX_Request r;
-	int fails = 0;
-
-	if (FCGX_InitRequest(&r, fd, 0) != 0) {
-		ct_log("FCGX_InitRequest failed on fd %d", fd);
-		return NULL;
-	}
-	ct_handler_init(&h, conf);
-	while (!stopping) {
-		if (FCGX_Accept_r(&r) < 0) {
-			if (stopping)
-				break;
-			/* EMFILE and friends pass; a socket that keeps failing
-			 * ends the process so the supervisor restarts it. */
-			if (++fails >= ACCEPT_FAILS) {
-				ct_log("accept keeps failing on fd %d: %s; worker exits", fd,
-				       strerror(errno));
-				exit(EX_OSERR);
-			}
-			usleep(100 * 1000);
-			continue;
-		}
-		fails = 0;
-		serve_fcgi(&h, &r);
-		FCGX_Finish_r(&r);
-	}
-	ct_handler_free(&h);
-	ct_token_thread_done();
-	FCGX_Free(&r, 1);
-	return NULL;
-}
-
-/*
- * Run nthreads threads on the listening socket fd.  The first signal
- * (SIGTERM, SIGINT) lets requests in flight finish: libfcgi's accept gives
- * up once shutdown is pending, and a thread waiting on an idle kept-alive
- * connection is simply ended with the process.
- */
 static int
 work(int fd, int nthreads)
 {
-	pthread_t tids[THREADS_MAX];
-	struct sigaction sa;
-	pthread_attr_t attr;
-	sigset_t all, none;
-	int i, n = 0, sig;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	if (nthreads <= 1) {
-		sa.sa_handler = on_term;     /* no SA_RESTART: accept must return */
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		loop((void *)(intptr_t)fd);
-		return EX_OK;
-	}
-	/* The threads never see the signals; this thread waits for them. */
-	sigemptyset(&all);
-	sigaddset(&all, SIGTERM);
-	sigaddset(&all, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, STACK_SIZE);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (i = 0; i < nthreads; i++)
-		if (pthread_create(&tids[n], &attr, loop, (void *)(intptr_t)fd) == 0)
-			n++;
-	pthread_attr_destroy(&attr);
-	if (n == 0) {
-		ct_log("cannot start any thread");
-		return EX_OSERR;
-	}
-	while (sigwait(&all, &sig) != 0)
-		;
-	stopping = 1;
-	FCGX_ShutdownPending();
-	/* Give the requests in flight a moment; they take microseconds. */
-	usleep(100 * 1000);
-	return EX_OK;
+	return ct_loop_work(fd, nthreads, conf) == 0 ? EX_OK : EX_OSERR;
 }
 
 /* ---- the supervisor ------------------------------------------------ */

@@ -84,7 +84,7 @@ nginx -t -q -e "$T/nginx-error.log" -p "$T/" -c "$T/nginx.conf" 2>"$T/nginx-t.ou
 ok $? "nginx -t accepts nginx/calltrail.conf inside http {}"
 [ -s "$T/nginx-t.out" ] && diag "$(cat "$T/nginx-t.out")"
 
-"$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 2 --threads 8 2>"$T/token.log" &
+"$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 2 --threads 2 2>"$T/token.log" &
 SUP=$!
 bg_pid $SUP
 nginx -e "$T/nginx-error.log" -p "$T/" -c "$T/nginx.conf" -g 'daemon off;' 2>>"$T/nginx-error.log" &
@@ -204,6 +204,25 @@ grep -q "jane.doe@acme.com" "$T/token.log" || grep -q "$SECRET" "$T/token.log" |
 ok $((!$?)) "the log holds no whole email, secret or token"
 grep -q "email=j\*\*\*@acme.com" "$T/token.log"
 ok $? "the log masks the email"
+
+# ---- a peer that breaks FastCGI is cut off; nobody else notices -------------
+# Straight to the socket: a record of version 9, then a connection that
+# sends half a record and hangs up.  Each is closed with a log line, and
+# the workers go on serving nginx.
+python3 - "$T/token.sock" <<'PY' >"$T/abuse.out" 2>&1
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(bytes([9, 1, 0, 1, 0, 8, 0, 0]) + bytes(8))
+s.settimeout(5)
+print("closed" if s.recv(100) == b"" else "answered")
+t = socket.socket(socket.AF_UNIX); t.connect(sys.argv[1])
+t.sendall(bytes([1, 1, 0, 1, 0, 8]))
+t.close()
+PY
+is closed "$(cat "$T/abuse.out")" "a record of FastCGI version 9 gets the connection closed"
+wait_for 5 grep -q "FastCGI: record version 9, not 1; connection closed" "$T/token.log"
+ok $? "with a log line saying why"
+is 200 "$(post /api/token '{}')" "and the service goes on answering"
 
 # ---- spawn-fcgi: fd 0 is the listening socket --------------------------------
 if command -v spawn-fcgi >/dev/null; then
