@@ -53,24 +53,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 "$bin/calltrail-token" --listen "unix:$demo/run/token.sock" --workers 2 2>"$demo/token.log" &
 pids+=($!)
-sed -e "s|unix:/run/calltrail/token.sock|unix:$demo/run/token.sock|" \
-    -e "s|listen 80;|listen 127.0.0.1:$PORT;|" nginx/calltrail.conf >"$demo/site.conf"
-cat >"$demo/nginx.conf" <<NGINX
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 1;
-pid $demo/run/nginx.pid;
-error_log $demo/nginx-error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $demo/tmp/body;
-	fastcgi_temp_path $demo/tmp/fastcgi;
-	proxy_temp_path $demo/tmp/proxy;
-	uwsgi_temp_path $demo/tmp/uwsgi;
-	scgi_temp_path $demo/tmp/scgi;
-	include $demo/site.conf;
-}
-NGINX
+sh scripts/nginx-conf.sh "$demo" "$demo/run/token.sock" "127.0.0.1:$PORT"
 nginx -q -t -p "$demo/" -c "$demo/nginx.conf" -e "$demo/nginx-error.log"
 nginx -p "$demo/" -c "$demo/nginx.conf" -e "$demo/nginx-error.log" -g 'daemon off;' &
 pids+=($!)

@@ -30,31 +30,9 @@ EOF
 PORT=$(free_port)       # the site as shipped
 PORT2=$(free_port)      # same upstream, large bodies allowed: the service's own 413/404
 PORT3=$(free_port)      # spawn-fcgi's socket
-[ "$(id -u)" -eq 0 ] && USER_LINE="user root;" || USER_LINE=""
-
-sed -e "s|unix:/run/calltrail/token.sock|unix:$T/token.sock|" \
-    -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
-    -e "s|rate=10r/s|rate=100000r/s|" \
-    -e "s|burst=20 nodelay|burst=100000 nodelay|" \
-    "$top_srcdir/nginx/calltrail.conf" >"$T/calltrail.conf"
-grep -q "unix:$T/token.sock" "$T/calltrail.conf" && grep -q "127.0.0.1:$PORT;" "$T/calltrail.conf" &&
-	grep -q "burst=100000 " "$T/calltrail.conf" ||
-	bail "the sed points of nginx/calltrail.conf moved"
-mkdir -p "$T/tmp"
-cat >"$T/nginx.conf" <<EOF
-$USER_LINE
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $T/tmp/body;
-	fastcgi_temp_path $T/tmp/fastcgi;
-	proxy_temp_path $T/tmp/proxy;
-	uwsgi_temp_path $T/tmp/uwsgi;
-	scgi_temp_path $T/tmp/scgi;
-	include $T/calltrail.conf;
+# The shipped site, with a rate no burst of this test reaches, and two
+# more servers on the same nginx.
+cat >"$T/extra.conf" <<EOF
 	server {
 		listen 127.0.0.1:$PORT2;
 		client_max_body_size 1m;
@@ -77,8 +55,10 @@ http {
 			fastcgi_pass unix:$T/spawn.sock;
 		}
 	}
-}
 EOF
+CT_NGINX_RATE=100000r/s CT_NGINX_BURST=100000 CT_NGINX_EXTRA=$T/extra.conf \
+	sh "$top_srcdir/scripts/nginx-conf.sh" "$T" "$T/token.sock" "127.0.0.1:$PORT" ||
+	bail "scripts/nginx-conf.sh failed"
 
 nginx -t -q -e "$T/nginx-error.log" -p "$T/" -c "$T/nginx.conf" 2>"$T/nginx-t.out"
 ok $? "nginx -t accepts nginx/calltrail.conf inside http {}"

@@ -30,29 +30,9 @@ default_agent = sales-agent
 cors_origin = https://www.example.com
 EOF
 PORT=$(free_port)
-[ "$(id -u)" -eq 0 ] && USER_LINE="user root;" || USER_LINE=""
-sed -e "s|unix:/run/calltrail/token.sock|unix:$T/token.sock|" \
-    -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
-    -e "s|rate=10r/s|rate=100000r/s|" \
-    -e "s|burst=20 nodelay|burst=100000 nodelay|" \
-    "$top_srcdir/nginx/calltrail.conf" >"$T/calltrail.conf"
-mkdir -p "$T/tmp"
-cat >"$T/nginx.conf" <<EOF
-$USER_LINE
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $T/tmp/body;
-	fastcgi_temp_path $T/tmp/fastcgi;
-	proxy_temp_path $T/tmp/proxy;
-	uwsgi_temp_path $T/tmp/uwsgi;
-	scgi_temp_path $T/tmp/scgi;
-	include $T/calltrail.conf;
-}
-EOF
+CT_NGINX_RATE=100000r/s CT_NGINX_BURST=100000 \
+	sh "$top_srcdir/scripts/nginx-conf.sh" "$T" "$T/token.sock" "127.0.0.1:$PORT" ||
+	bail "scripts/nginx-conf.sh failed"
 
 # One log per process (%p): the supervisor and the worker it forks.
 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
