@@ -2,6 +2,7 @@
  * so that the lines of several worker processes never interleave:
  *   2025-10-29T18:04:05.123Z calltrail-token[4242]: MESSAGE
  * Only masked emails ever reach a log (ct_email_mask). */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +10,23 @@
 #include "calltrail.h"
 
 static const char *progname = "calltrail";
+/* getpid(2) once per process, not once per line: a forked child learns
+ * its own at the fork. */
+static long pid;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void
+forked(void)
+{
+	pid = (long)getpid();
+}
+
+static void
+pid_init(void)
+{
+	pid = (long)getpid();
+	pthread_atfork(NULL, NULL, forked);
+}
 
 void
 ct_log_init(const char *name)
@@ -24,9 +42,9 @@ ct_vlog(const char *fmt, va_list ap)
 	char line[2048], ts[CT_TIMELEN];
 	int n, m;
 
+	pthread_once(&once, pid_init);
 	ct_time_format_ms(ct_time_now_us(), ts);
-	n = snprintf(line, sizeof(line), "%s %s[%ld]: ", ts, progname,
-	             (long)getpid());
+	n = snprintf(line, sizeof(line), "%s %s[%ld]: ", ts, progname, pid);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

@@ -184,6 +184,12 @@ grep -q "jane.doe@acme.com" "$T/token.log" || grep -q "$SECRET" "$T/token.log" |
 ok $((!$?)) "the log holds no whole email, secret or token"
 grep -q "email=j\*\*\*@acme.com" "$T/token.log"
 ok $? "the log masks the email"
+# Each request's line names the worker that answered, never the supervisor.
+lines_of() { grep -c "calltrail-token\[$1\]: status=" "$T/token.log"; }
+n=0
+for w in $(workers); do n=$((n + $(lines_of "$w"))); done
+ok "$([ "$n" -gt 0 ] && [ "$(lines_of "$SUP")" -eq 0 ]; echo $?)" \
+	"request lines carry the answering worker's pid ($n from the live workers)"
 
 # ---- a peer that breaks FastCGI is cut off; nobody else notices -------------
 # Straight to the socket: a record of version 9, then a connection that
