@@ -12,6 +12,7 @@
 #ifndef CT_EXPORT_H
 #define CT_EXPORT_H
 
+#include <sysexits.h>   /* the exit codes: EX_USAGE, EX_IOERR, EX_TEMPFAIL, EX_CONFIG */
 #include "calltrail.h"
 
 int export_upload(struct ct_conf *c, int argc, char **argv);

@@ -24,9 +24,6 @@
 #define PACKAGE_VERSION "unknown"
 #endif
 
-#define EX_USAGE  64
-#define EX_CONFIG 78
-
 static void usage(FILE *f)
 {
 	fprintf(f,

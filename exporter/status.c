@@ -24,9 +24,6 @@
 
 #include "export.h"
 
-#define EX_USAGE 64
-#define EX_IOERR 74
-
 #define WHY_SHOWN 5          /* newest .why files shown */
 #define WHY_MAX   200        /* bytes of each shown */
 #define LASTRUN_MAX (64 * 1024)

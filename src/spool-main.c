@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -30,13 +31,6 @@
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
-
-#define EX_USAGE    64
-#define EX_DATAERR  65
-#define EX_NOINPUT  66
-#define EX_SOFTWARE 70
-#define EX_IOERR    74
-#define EX_CONFIG   78
 
 /* participant.metadata is small (the token service writes ~100 bytes);
  * anything much larger is not ours and is ignored like garbage. */
