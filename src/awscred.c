@@ -8,19 +8,6 @@
 
 #include "calltrail.h"
 
-static char *
-trimws(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && strchr(" \t\r\n", e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 int
 ct_conf_aws_credentials(struct ct_conf *c, char *err)
 {
@@ -42,7 +29,7 @@ ct_conf_aws_credentials(struct ct_conf *c, char *err)
 	if ((f = fopen(path, "re")) == NULL)
 		goto missing;
 	while (fgets(line, sizeof(line), f)) {
-		char *p = trimws(line), *eq, *k, *v, **dst = NULL;
+		char *p = ct_conf_trim(line), *eq, *k, *v, **dst = NULL;
 
 		if (*p == '#' || *p == ';' || *p == '\0')
 			continue;
@@ -50,14 +37,14 @@ ct_conf_aws_credentials(struct ct_conf *c, char *err)
 			char *e = strchr(p, ']');
 			if (e)
 				*e = '\0';
-			in = strcmp(trimws(p + 1), profile) == 0;
+			in = strcmp(ct_conf_trim(p + 1), profile) == 0;
 			continue;
 		}
 		if (!in || (eq = strchr(p, '=')) == NULL)
 			continue;
 		*eq = '\0';
-		k = trimws(p);
-		v = trimws(eq + 1);
+		k = ct_conf_trim(p);
+		v = ct_conf_trim(eq + 1);
 		if (strcmp(k, "aws_access_key_id") == 0)
 			dst = &id;
 		else if (strcmp(k, "aws_secret_access_key") == 0)

@@ -126,6 +126,10 @@ int ct_conf_load(struct ct_conf *c, const char *path, char *err);
 /* CT_ERR_CONFIG unless the three LiveKit keys are present and valid. */
 int ct_conf_require_livekit(const struct ct_conf *c, char *err);
 
+/* s without its leading blanks and trailing blanks and line ends (cut in
+ * place); what both config readers do to a line, a key and a value. */
+char *ct_conf_trim(char *s);
+
 /* Fill the AWS credentials from ~/.aws/credentials ($AWS_PROFILE or
  * "default") unless the environment already gave them. */
 int ct_conf_aws_credentials(struct ct_conf *c, char *err);

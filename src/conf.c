@@ -299,8 +299,8 @@ findkey(const char *name)
 	return NULL;
 }
 
-static char *
-trim(char *s)
+char *
+ct_conf_trim(char *s)
 {
 	char *e;
 
@@ -345,7 +345,7 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 				*hash = '\0';
 				break;
 			}
-		p = trim(line);
+		p = ct_conf_trim(line);
 		if (*p == '\0')
 			continue;
 		if ((eq = strchr(p, '=')) == NULL) {
@@ -354,8 +354,8 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 			goto out;
 		}
 		*eq = '\0';
-		key = trim(p);
-		val = trim(eq + 1);
+		key = ct_conf_trim(p);
+		val = ct_conf_trim(eq + 1);
 		if ((k = findkey(key)) == NULL) {
 			/* Never echo bytes that could drive the terminal. */
 			if (has_ctl(key) || strchr(key, '"'))
