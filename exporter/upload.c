@@ -171,11 +171,26 @@ static int prepare(struct run *r, const char *name, struct slot *s,
 	return 1;
 }
 
-/* Store the prepared slots and settle each record by its status. */
-static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t n)
+/*
+ * Store the prepared slots and settle each record by its status.  The
+ * order keeps every record safe from a crash at any point:
+ *
+ *   1. ct_target_put gives an object CT_OK only once it is durable (file
+ *      target: the object fsynced and renamed, then its directory fsynced;
+ *      S3: the PUT answered 200 with the right ETag);
+ *   2. then the stored records move cur/ -> sent/DAY/ together
+ *      (ct_spool_done_many: all renames, one fsync of each sent/DAY/, one
+ *      of cur/);
+ *   3. only a record whose move is durable counts as done.
+ *
+ * Killed before 2, a record is still in cur/ and the next run stores the
+ * same bytes under the same key again; the rest go back to new/.
+ */
+static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t n,
+                  const char **names, const char **days, int *status)
 {
 	char err[CT_ERRLEN] = "";
-	size_t i, before = r->stored, temp = 0;
+	size_t i, k, nok = 0, before = r->stored, temp = 0;
 
 	if (n == 0)
 		return;
@@ -187,17 +202,24 @@ static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t
 		objs[i].content_type = "application/gzip";
 	}
 	ct_target_put(r->t, objs, n, err);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
+		if (objs[i].status == CT_OK) {
+			names[nok] = slots[i].name;
+			days[nok++] = slots[i].day;
+		}
+	if (nok > 0 && ct_spool_done_many(&r->sp, names, days, nok, status,
+	                                  err) != CT_OK)
+		note(r, err);
+	for (i = 0, k = 0; i < n; i++) {
 		struct ct_obj *o = &objs[i];
 
 		if (o->attempts > 1)
 			r->retried += (size_t)(o->attempts - 1);
 		if (o->status == CT_OK) {
 			r->stored++;
-			if (ct_spool_done(&r->sp, slots[i].name, slots[i].day, err) != CT_OK) {
+			if (status[k++] != CT_OK) {
 				/* Stored but not moved: the next run stores the same
 				 * bytes under the same key again, harmlessly. */
-				note(r, err);
 				r->ioerr = 1;
 				keep(r, slots[i].name);
 			}
@@ -276,11 +298,16 @@ static void work(struct run *r, char **names, size_t n, int batch)
 {
 	struct slot *slots = calloc((size_t)batch, sizeof *slots);
 	struct ct_obj *objs = calloc((size_t)batch, sizeof *objs);
+	const char **nv = calloc((size_t)batch, sizeof *nv);
+	const char **dv = calloc((size_t)batch, sizeof *dv);
+	int *status = calloc((size_t)batch, sizeof *status);
 	struct ct_buf raw;
 	size_t i = 0, ns, k;
+	char err[CT_ERRLEN];
 
 	ct_buf_init(&raw, CT_RECORD_MAX + 1);
-	if (slots == NULL || objs == NULL) {
+	if (slots == NULL || objs == NULL || nv == NULL || dv == NULL ||
+	    status == NULL) {
 		note(r, "out of memory");
 		r->ioerr = 1;
 		goto out;
@@ -291,20 +318,33 @@ static void work(struct run *r, char **names, size_t n, int batch)
 		for (ns = 0; i < n && ns < (size_t)batch && !r->stop; i++)
 			if (prepare(r, names[i], &slots[ns], &raw))
 				ns++;
-		store(r, slots, objs, ns);
+		store(r, slots, objs, ns, nv, dv, status);
 		r->done = i;
 		progress(r);
 	}
 out:
-	/* Whatever was not settled goes back to new/ for the next run. */
-	for (; i < n; i++)
-		keep(r, names[i]);
+	/* Whatever was not settled goes back to new/ for the next run, all
+	 * at once (one fsync of new/ and one of cur/); one that cannot move
+	 * stays in cur/, which the next run recovers first. */
+	if (i < n) {
+		int *st = calloc(n - i, sizeof *st);
+
+		if (st == NULL ||
+		    ct_spool_unclaim_many(&r->sp, (const char *const *)names + i,
+		                          n - i, st, err) != CT_OK)
+			ct_log("upload: %s", st ? err : "out of memory");
+		r->left += n - i;
+		free(st);
+	}
 	if (slots)
 		for (k = 0; k < (size_t)batch; k++)
 			ct_buf_free(&slots[k].gz);
 	ct_buf_free(&raw);
 	free(slots);
 	free(objs);
+	free(nv);
+	free(dv);
+	free(status);
 }
 
 int export_upload(struct ct_conf *c, int argc, char **argv)
@@ -361,6 +401,10 @@ int export_upload(struct ct_conf *c, int argc, char **argv)
 		r.total = n;
 		batch = c->s3_concurrency * 4;
 		batch = batch < BATCH_MIN ? BATCH_MIN : batch > BATCH_MAX ? BATCH_MAX : batch;
+		/* A local archive has no concurrency to match; a large batch
+		 * spreads its few directory fsyncs over more records. */
+		if (strncmp(ct_target_name(r.t), "file://", 7) == 0)
+			batch = BATCH_MAX;
 		work(&r, names, n, batch);
 		if (r.bar && n)
 			(void)!write(STDERR_FILENO, "\n", 1);

@@ -32,7 +32,11 @@
  * system has it, so an existing record is never overwritten), followed by
  * an fsync of the destination directory and then of the source, so that a
  * crash at any moment leaves a record in exactly one of new/, cur/,
- * sent/DAY/ or failed/ (tmp/ only before put's rename):
+ * sent/DAY/ or failed/ (tmp/ only before put's rename).  Steps taken for
+ * many records at once (claim, recover, ct_spool_done_many,
+ * ct_spool_unclaim_many) rename them all first and then fsync each
+ * destination once and the source once; no record of the batch is
+ * reported moved before those fsyncs succeeded:
  *
  *   put      tmp/NAME -> new/NAME       write, fsync, rename, fsync new/
  *   claim    new/NAME -> cur/NAME       lock held; oldest first
@@ -142,14 +146,41 @@ static int move(const char *from, const char *to, char *err)
 	                 from, to, strerror(errno));
 }
 
-/* After a rename from a to b: make both directory entries durable. */
-static int sync2(const char *to, const char *from, char *err)
+/* move() between two open directories: rename dir a/name to dir b/name,
+ * never replacing.  an and bn name the directories for the message. */
+static int moveat(int a, const char *an, int b, const char *bn,
+                  const char *name, char *err)
 {
-	int rc = ct_fsync_dir(to, err);
+	struct stat st;
 
-	if (rc == CT_OK)
-		rc = ct_fsync_dir(from, err);
-	return rc;
+	if (renameat2(a, name, b, name, RENAME_NOREPLACE) == 0)
+		return CT_OK;
+	if (errno == EINVAL || errno == ENOSYS) {
+		if (fstatat(b, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			errno = EEXIST;
+		else if (renameat(a, name, b, name) == 0)
+			return CT_OK;
+	}
+	return ct_seterr(err, CT_ERR_IO, "rename \"%s/%s\" to \"%s/%s\" failed: %s",
+	                 an, name, bn, name, strerror(errno));
+}
+
+/* Open a directory of the spool for renameat and fsync. */
+static int opendirfd(const char *dir, int *fd, char *err)
+{
+	if ((*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return ct_seterr(err, CT_ERR_IO, "open \"%s\" failed: %s", dir,
+		                 strerror(errno));
+	return CT_OK;
+}
+
+/* fsync an open directory so the renames into or out of it are durable. */
+static int syncfd(int fd, const char *dir, char *err)
+{
+	if (fsync(fd) < 0)
+		return ct_seterr(err, CT_ERR_IO, "fsync \"%s\" failed: %s", dir,
+		                 strerror(errno));
+	return CT_OK;
 }
 
 static int cmpname(const void *a, const void *b)
@@ -381,14 +412,16 @@ out:
 }
 
 /* Move every record of from/ to to/ (both under the spool), at most cap;
- * the names moved go to *names when names is not NULL. */
+ * the names moved go to *names when names is not NULL.  Every rename
+ * first, then one fsync of to/ and one of from/: a batch of any size costs
+ * two fsyncs, and nothing is reported moved before both succeeded. */
 static int moveall(struct ct_spool *s, const char *from, const char *to,
                    size_t cap, char ***names, size_t *n, char *err)
 {
-	char fdir[PATH_MAX], tdir[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	char fdir[PATH_MAX], tdir[PATH_MAX];
 	char **v = NULL;
-	size_t i, cnt = 0;
-	int rc;
+	size_t i = 0, cnt = 0;
+	int rc, ffd = -1, tfd = -1;
 
 	*n = 0;
 	if (names)
@@ -402,17 +435,19 @@ static int moveall(struct ct_spool *s, const char *from, const char *to,
 	    (rc = mkpath(tdir, err, "%s/%s", s->dir, to)) != CT_OK ||
 	    (rc = scan(fdir, cap, &v, &cnt, err)) != CT_OK)
 		goto out;
-	for (i = 0; i < cnt; i++) {
-		if ((rc = mkpath(a, err, "%s/%s", fdir, v[i])) != CT_OK ||
-		    (rc = mkpath(b, err, "%s/%s", tdir, v[i])) != CT_OK ||
-		    (rc = move(a, b, err)) != CT_OK)
+	if (cnt > 0 && ((rc = opendirfd(fdir, &ffd, err)) != CT_OK ||
+	                (rc = opendirfd(tdir, &tfd, err)) != CT_OK))
+		goto out;
+	for (i = 0; i < cnt; i++)
+		if ((rc = moveat(ffd, fdir, tfd, tdir, v[i], err)) != CT_OK)
 			break;
-	}
 	/* Whatever moved is made durable, even when a later rename failed:
 	 * the moved ones are then simply recovered by the next run. */
 	if (i > 0) {
 		char err2[CT_ERRLEN];
-		int rc2 = sync2(tdir, fdir, err2);
+		int rc2 = syncfd(tfd, tdir, err2);
+		if (rc2 == CT_OK)
+			rc2 = syncfd(ffd, fdir, err2);
 		if (rc == CT_OK && rc2 != CT_OK) {
 			rc = rc2;
 			if (err)
@@ -427,6 +462,10 @@ static int moveall(struct ct_spool *s, const char *from, const char *to,
 		v = NULL;
 	}
 out:
+	if (ffd >= 0)
+		close(ffd);
+	if (tfd >= 0)
+		close(tfd);
 	ct_spool_names_free(v);
 	return rc;
 }
@@ -466,46 +505,207 @@ int ct_spool_claim(struct ct_spool *s, char ***names, size_t *n, char *err)
 	return moveall(s, "new", "cur", CT_SPOOL_CLAIM_MAX, names, n, err);
 }
 
-/* Move one claimed record cur/NAME to dest (a directory of the spool). */
-static int finish(struct ct_spool *s, const char *name, const char *destdir,
+#define PENDING (-1)   /* a status: renamed, not yet durable */
+
+/*
+ * Move claimed records: cur/names[i] -> DIR/names[i], where DIR is the
+ * spool's dirs[dirof[i]] (dirof NULL: dirs[0] for all), e.g. "new",
+ * "failed" or "sent/2025-10-29".  The order is the crash-safety argument:
+ *
+ *   1. every rename (atomic: a record has one name, in cur/ or in DIR);
+ *   2. one fsync of each destination directory that received a record,
+ *      so its new name is durable before anything else happens;
+ *   3. one fsync of cur/, so the old name is durably gone;
+ *   4. only then status[i] = CT_OK.
+ *
+ * A crash before 2 leaves a record in cur/ (recovered by the next run)
+ * or in DIR; a crash between 2 and 3 may leave a name in both, never in
+ * neither.  So a batch of n records costs one fsync per distinct DIR
+ * plus one, instead of two per record.  status[i] is CT_OK only for a
+ * record whose move is durable; a failing rename does not stop the
+ * others.  Returns CT_OK or the first failure (in err).
+ */
+static int finish_many(struct ct_spool *s, const char *const *names, size_t n,
+                       const char *const *dirs, const size_t *dirof,
+                       size_t ndirs, int *status, char *err)
+{
+	char cur[PATH_MAX], d[PATH_MAX], e[CT_ERRLEN];
+	int curfd = -1, *fds = NULL, rc = CT_OK, rc2;
+	unsigned char *moved = NULL;
+	size_t i, k;
+
+	for (i = 0; i < n; i++)
+		status[i] = CT_ERR_IO;
+	if (n == 0)
+		return CT_OK;
+	if ((fds = malloc(ndirs * sizeof *fds)) == NULL ||
+	    (moved = calloc(ndirs, 1)) == NULL) {
+		rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (k = 0; k < ndirs; k++)
+		fds[k] = -1;
+	if ((rc = mkpath(cur, err, "%s/cur", s->dir)) != CT_OK ||
+	    (rc = opendirfd(cur, &curfd, err)) != CT_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		k = dirof ? dirof[i] : 0;
+		if (!valid_name(names[i]))
+			status[i] = ct_seterr(e, CT_ERR_INPUT,
+			                      "not a spool record name: \"%.64s\"", names[i]);
+		else if ((status[i] = mkpath(d, e, "%s/%s", s->dir, dirs[k])) != CT_OK ||
+		         (fds[k] < 0 && (status[i] = opendirfd(d, &fds[k], e)) != CT_OK) ||
+		         (status[i] = moveat(curfd, cur, fds[k], d, names[i], e)) != CT_OK)
+			;
+		else {
+			status[i] = PENDING;
+			moved[k] = 1;
+			continue;
+		}
+		if (rc == CT_OK) {
+			rc = status[i];
+			if (err)
+				snprintf(err, CT_ERRLEN, "%s", e);
+		}
+	}
+	/* 2: each destination that received a record, once. */
+	for (k = 0; k < ndirs; k++) {
+		if (!moved[k])
+			continue;
+		if (mkpath(d, e, "%s/%s", s->dir, dirs[k]) != CT_OK ||
+		    (rc2 = syncfd(fds[k], d, e)) == CT_OK)
+			continue;
+		for (i = 0; i < n; i++)
+			if (status[i] == PENDING && (dirof ? dirof[i] : 0) == k)
+				status[i] = rc2;
+		if (rc == CT_OK) {
+			rc = rc2;
+			if (err)
+				snprintf(err, CT_ERRLEN, "%s", e);
+		}
+	}
+	/* 3 and 4: cur/, then the records are moved for good. */
+	for (i = 0; i < n && status[i] != PENDING; i++)
+		;
+	if (i < n) {
+		rc2 = syncfd(curfd, cur, e);
+		if (rc2 != CT_OK && rc == CT_OK) {
+			rc = rc2;
+			if (err)
+				snprintf(err, CT_ERRLEN, "%s", e);
+		}
+		for (; i < n; i++)
+			if (status[i] == PENDING)
+				status[i] = rc2;
+	}
+	goto out;
+fail:
+	for (i = 0; i < n; i++)
+		status[i] = rc;
+out:
+	if (fds)
+		for (k = 0; k < ndirs; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+	if (curfd >= 0)
+		close(curfd);
+	free(fds);
+	free(moved);
+	return rc;
+}
+
+/* One record, one directory: finish_many for the single-record calls. */
+static int finish(struct ct_spool *s, const char *name, const char *dir,
                   char *err)
 {
-	char cur[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
-	int rc;
+	int status;
 
-	if (!valid_name(name))
-		return ct_seterr(err, CT_ERR_INPUT, "not a spool record name: \"%.64s\"",
-		                 name);
-	if ((rc = mkpath(cur, err, "%s/cur", s->dir)) != CT_OK ||
-	    (rc = mkpath(a, err, "%s/%s", cur, name)) != CT_OK ||
-	    (rc = mkpath(b, err, "%s/%s", destdir, name)) != CT_OK ||
-	    (rc = move(a, b, err)) != CT_OK)
-		return rc;
-	return sync2(destdir, cur, err);
+	return finish_many(s, &name, 1, &dir, NULL, 1, &status, err);
+}
+
+/* cur/NAME -> sent/DAY/NAME for each record; see ct_spool.h. */
+int ct_spool_done_many(struct ct_spool *s, const char *const *names,
+                       const char *const *days, size_t n, int *status,
+                       char *err)
+{
+	char sent[PATH_MAX], d[PATH_MAX], e[CT_ERRLEN];
+	char (*rel)[16] = NULL;
+	const char **dirs = NULL, **ok = NULL;
+	size_t *okof = NULL, *idx = NULL, i, k, nd = 0, nok = 0;
+	int rc = CT_OK, rc2, *st = NULL;
+
+	for (i = 0; i < n; i++)
+		status[i] = CT_ERR_IO;
+	if (n == 0)
+		return CT_OK;
+	if ((rel = calloc(n, sizeof *rel)) == NULL ||
+	    (dirs = calloc(n, sizeof *dirs)) == NULL ||
+	    (ok = calloc(n, sizeof *ok)) == NULL ||
+	    (okof = calloc(n, sizeof *okof)) == NULL ||
+	    (idx = calloc(n, sizeof *idx)) == NULL ||
+	    (st = calloc(n, sizeof *st)) == NULL) {
+		rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+		for (i = 0; i < n; i++)
+			status[i] = rc;
+		goto out;
+	}
+	if ((rc = mkpath(sent, err, "%s/sent", s->dir)) != CT_OK)
+		goto out;
+	/* Each distinct day once: check it, make sent/DAY/ (a new one must
+	 * itself survive a crash before a record is moved into it). */
+	for (i = 0; i < n; i++) {
+		const char *day = days[i] ? days[i] : "";
+
+		for (k = 0; k < nd && strcmp(rel[k] + 5, day) != 0; k++)
+			;
+		if (k == nd) {
+			if (day_number(day) < 0)
+				rc2 = ct_seterr(e, CT_ERR_INPUT, "not a day: \"%.16s\"", day);
+			else if ((rc2 = mkpath(d, e, "%s/%s", sent, day)) != CT_OK)
+				;
+			else if (mkdir(d, 0700) == 0)
+				rc2 = ct_fsync_dir(sent, e);
+			else if (errno != EEXIST)
+				rc2 = ct_seterr(e, CT_ERR_IO, "mkdir \"%s\" failed: %s", d,
+				                strerror(errno));
+			if (rc2 != CT_OK) {
+				status[i] = rc2;
+				if (rc == CT_OK) {
+					rc = rc2;
+					if (err)
+						snprintf(err, CT_ERRLEN, "%s", e);
+				}
+				continue;    /* a bad day is checked again: rare */
+			}
+			snprintf(rel[nd], sizeof rel[nd], "sent/%s", day);
+			dirs[nd++] = rel[k];
+		}
+		ok[nok] = names[i];
+		okof[nok] = k;
+		idx[nok++] = i;
+	}
+	rc2 = finish_many(s, ok, nok, dirs, okof, nd, st, rc == CT_OK ? err : NULL);
+	if (rc == CT_OK)
+		rc = rc2;
+	for (i = 0; i < nok; i++)
+		status[idx[i]] = st[i];
+out:
+	free(rel);
+	free(dirs);
+	free(ok);
+	free(okof);
+	free(idx);
+	free(st);
+	return rc;
 }
 
 /* cur/NAME -> sent/DAY/NAME; DAY must be a real YYYY-MM-DD. */
 int ct_spool_done(struct ct_spool *s, const char *name, const char *day,
                   char *err)
 {
-	char sent[PATH_MAX], d[PATH_MAX];
-	int rc;
+	int status;
 
-	if (day == NULL || day_number(day) < 0)
-		return ct_seterr(err, CT_ERR_INPUT, "not a day: \"%.16s\"",
-		                 day ? day : "");
-	if ((rc = mkpath(sent, err, "%s/sent", s->dir)) != CT_OK ||
-	    (rc = mkpath(d, err, "%s/%s", sent, day)) != CT_OK)
-		return rc;
-	if (mkdir(d, 0700) == 0) {
-		/* A new day directory must itself survive a crash. */
-		if ((rc = ct_fsync_dir(sent, err)) != CT_OK)
-			return rc;
-	} else if (errno != EEXIST) {
-		return ct_seterr(err, CT_ERR_IO, "mkdir \"%s\" failed: %s", d,
-		                 strerror(errno));
-	}
-	return finish(s, name, d, err);
+	return ct_spool_done_many(s, &name, &day, 1, &status, err);
 }
 
 /* cur/NAME -> failed/NAME, with failed/NAME.why (why + "\n", 0600) first. */
@@ -531,18 +731,22 @@ int ct_spool_fail(struct ct_spool *s, const char *name, const char *why,
 	    (rc = mkpath(p, err, "%s/%s.why", failed, name)) != CT_OK ||
 	    (rc = ct_file_put(p, text, n, 0600, err)) != CT_OK)
 		return rc;
-	return finish(s, name, failed, err);
+	return finish(s, name, "failed", err);
+}
+
+/* cur/NAME -> new/NAME for each record; see ct_spool.h. */
+int ct_spool_unclaim_many(struct ct_spool *s, const char *const *names,
+                          size_t n, int *status, char *err)
+{
+	const char *dir = "new";
+
+	return finish_many(s, names, n, &dir, NULL, 1, status, err);
 }
 
 /* cur/NAME -> new/NAME. */
 int ct_spool_unclaim(struct ct_spool *s, const char *name, char *err)
 {
-	char d[PATH_MAX];
-	int rc;
-
-	if ((rc = mkpath(d, err, "%s/new", s->dir)) != CT_OK)
-		return rc;
-	return finish(s, name, d, err);
+	return finish(s, name, "new", err);
 }
 
 /* Remove one sent/DAY directory and the records in it, never following

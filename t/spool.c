@@ -1,6 +1,7 @@
 /*
  * t/spool.c — the spool on disk: put, lock, recover, claim, done, fail,
- * unclaim, prune, and what is left behind when a write fails.
+ * unclaim (one and many at once), prune, and what is left behind when a
+ * write fails.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -328,6 +329,61 @@ static void test_prune(void)
 	ct_spool_close(&s);
 }
 
+/* done and unclaim for a batch: each record settled on its own (a bad
+ * name, a missing record or a bad day fails alone), two days at once. */
+static void test_many(void)
+{
+	struct ct_spool s;
+	char err[CT_ERRLEN] = "", p[PATH_MAX + 64], **names = NULL;
+	const char *nv[7], *dv[7];
+	int st[7], rc;
+	size_t n = 0;
+
+	snprintf(p, sizeof(p), "rm -rf '%s/new' '%s/sent/2025-10-29' && "
+	         "mkdir -m 0700 '%s/new'", top, top, top);
+	ok(system(p) == 0, "many: new/ emptied");
+	touch("new/1.7.a1.json", rec);
+	touch("new/2.7.a2.json", rec);
+	touch("new/3.7.a3.json", rec);
+	touch("new/4.7.a4.json", rec);
+	touch("new/5.7.a5.json", rec);
+	ok(ct_spool_open(&s, top, 0, err) == CT_OK && ct_spool_lock(&s, err) == CT_OK,
+	   "many: open and lock");
+	ok(ct_spool_claim(&s, &names, &n, err) == CT_OK && n == 5, "many: claim five");
+	nv[0] = "1.7.a1.json"; dv[0] = "2025-10-29";
+	nv[1] = "2.7.a2.json"; dv[1] = "2025-10-30";
+	nv[2] = "3.7.a3.json"; dv[2] = "2025-10-29";
+	nv[3] = "../outside.json"; dv[3] = "2025-10-29";
+	nv[4] = "9.9.ff.json"; dv[4] = "2025-10-29";       /* not in cur/ */
+	nv[5] = "4.7.a4.json"; dv[5] = "2025-02-30";       /* no such day */
+	st[6] = 12345;
+	rc = ct_spool_done_many(&s, nv, dv, 6, st, err);
+	ok(rc != CT_OK && err[0] != '\0', "done_many reports a failure: %s", err);
+	ok(st[0] == CT_OK && st[1] == CT_OK && st[2] == CT_OK,
+	   "done_many: the good records are done");
+	ok(exists("sent/2025-10-29/1.7.a1.json") && exists("sent/2025-10-29/3.7.a3.json") &&
+	   exists("sent/2025-10-30/2.7.a2.json"), "done_many: each in its own day");
+	is_int(CT_ERR_INPUT, st[3], "done_many: a name with a path fails alone");
+	is_int(CT_ERR_IO, st[4], "done_many: a record not in cur/ fails alone");
+	is_int(CT_ERR_INPUT, st[5], "done_many: a bad day fails alone");
+	ok(exists("cur/4.7.a4.json") && exists("cur/5.7.a5.json") &&
+	   !exists("sent/2025-02-30"), "done_many: the refused one stays in cur/");
+	is_int(12345, st[6], "done_many writes no status past n");
+	ok(ct_spool_done_many(&s, nv, dv, 0, st, err) == CT_OK, "done_many of none");
+
+	nv[0] = "4.7.a4.json";
+	nv[1] = "8.8.ee.json";                              /* not in cur/ */
+	nv[2] = "5.7.a5.json";
+	rc = ct_spool_unclaim_many(&s, nv, 3, st, err);
+	ok(rc == CT_ERR_IO && st[0] == CT_OK && st[1] == CT_ERR_IO && st[2] == CT_OK,
+	   "unclaim_many: the two in cur/ move, the missing one fails alone");
+	ok(exists("new/4.7.a4.json") && exists("new/5.7.a5.json"),
+	   "unclaim_many: back in new/");
+	is_int(0, count("cur"), "many: cur/ is empty");
+	ct_spool_names_free(names);
+	ct_spool_close(&s);
+}
+
 /* A write that fails half-way (file size limit: works as root too)
  * leaves nothing in tmp/ or new/ and says why. */
 static void test_put_fails(void)
@@ -386,6 +442,7 @@ int main(void)
 	test_lock();
 	test_claim_cycle();
 	test_prune();
+	test_many();
 	test_put_fails();
 	plan(tap_n);
 	top[strlen(top) - 6] = '\0';
