@@ -1,5 +1,7 @@
 /*
- * spool.c — the session spool on disk (SPEC section 4).
+ * spool.c — the session spool on disk (SPEC section 4): its layout, put,
+ * the lock, claim and recover.  The moves after a claim (done, fail,
+ * unclaim) and prune are in spool-move.c.
  *
  * ON-DISK FORMAT
  *
@@ -65,16 +67,14 @@
 #include <unistd.h>
 
 #include "ct_spool.h"
+#include "ct_spoolint.h"
 
 #define TMP_STALE_SECONDS (36 * 3600)
-#define WHY_MAX 4096
 
 static const char *const subdirs[] = { "tmp", "new", "cur", "sent", "failed" };
 
-static int mkpath(char *out, char *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 /* Build a path into out (PATH_MAX bytes); CT_ERR_TOOBIG when it is cut. */
-static int mkpath(char *out, char *err, const char *fmt, ...)
+int ct_spool_mkpath(char *out, char *err, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -91,7 +91,7 @@ static int mkpath(char *out, char *err, const char *fmt, ...)
 /* Does n match <digits 1-20>.<digits 1-10>.<hex 1-64>.json ?  The names
  * come from readdir or from a caller, and end up in paths: nothing else
  * (no '/', no "..", no dotfile) may pass. */
-static int valid_name(const char *n)
+int ct_spool_valid_name(const char *n)
 {
 	size_t k;
 
@@ -114,7 +114,7 @@ static int valid_name(const char *n)
 
 /* The UTC day number of a "YYYY-MM-DD" (a real date), or -1 when it is not
  * one: sent/ holds nothing else we may remove. */
-static int64_t day_number(const char *d)
+int64_t ct_spool_day_number(const char *d)
 {
 	char full[32];
 	int64_t us;
@@ -148,7 +148,7 @@ static int move(const char *from, const char *to, char *err)
 
 /* move() between two open directories: rename dir a/name to dir b/name,
  * never replacing.  an and bn name the directories for the message. */
-static int moveat(int a, const char *an, int b, const char *bn,
+int ct_spool_moveat(int a, const char *an, int b, const char *bn,
                   const char *name, char *err)
 {
 	struct stat st;
@@ -166,7 +166,7 @@ static int moveat(int a, const char *an, int b, const char *bn,
 }
 
 /* Open a directory of the spool for renameat and fsync. */
-static int opendirfd(const char *dir, int *fd, char *err)
+int ct_spool_opendirfd(const char *dir, int *fd, char *err)
 {
 	if ((*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return ct_seterr(err, CT_ERR_IO, "open \"%s\" failed: %s", dir,
@@ -175,7 +175,7 @@ static int opendirfd(const char *dir, int *fd, char *err)
 }
 
 /* fsync an open directory so the renames into or out of it are durable. */
-static int syncfd(int fd, const char *dir, char *err)
+int ct_spool_syncfd(int fd, const char *dir, char *err)
 {
 	if (fsync(fd) < 0)
 		return ct_seterr(err, CT_ERR_IO, "fsync \"%s\" failed: %s", dir,
@@ -228,7 +228,7 @@ static int scan(const char *dir, size_t cap, char ***out, size_t *n, char *err)
 				               dir, strerror(errno));
 			break;
 		}
-		if (!valid_name(de->d_name))
+		if (!ct_spool_valid_name(de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
@@ -279,7 +279,7 @@ int ct_spool_open(struct ct_spool *s, const char *dir, int create, char *err)
 	if (create && (rc = ct_mkdirs(dir, 0700, err)) != CT_OK)
 		return rc;
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		if ((rc = mkpath(p, err, "%s/%s", dir, subdirs[i])) != CT_OK)
+		if ((rc = ct_spool_mkpath(p, err, "%s/%s", dir, subdirs[i])) != CT_OK)
 			return rc;
 		if (create && mkdir(p, 0700) < 0 && errno != EEXIST)
 			return ct_seterr(err, CT_ERR_IO, "mkdir \"%s\" failed: %s", p,
@@ -329,9 +329,9 @@ int ct_spool_put(struct ct_spool *s, const void *data, size_t len,
 	snprintf(name, sizeof(name), "%llu.%ld.%s.json",
 	         (unsigned long long)ts.tv_sec * 1000000000ULL +
 	         (unsigned long long)ts.tv_nsec, (long)getpid(), rnd);
-	if ((rc = mkpath(newdir, err, "%s/new", s->dir)) != CT_OK ||
-	    (rc = mkpath(dst, err, "%s/new/%s", s->dir, name)) != CT_OK ||
-	    (rc = mkpath(tmp, err, "%s/tmp/%s", s->dir, name)) != CT_OK) {
+	if ((rc = ct_spool_mkpath(newdir, err, "%s/new", s->dir)) != CT_OK ||
+	    (rc = ct_spool_mkpath(dst, err, "%s/new/%s", s->dir, name)) != CT_OK ||
+	    (rc = ct_spool_mkpath(tmp, err, "%s/tmp/%s", s->dir, name)) != CT_OK) {
 		tmp[0] = '\0';
 		goto out;
 	}
@@ -386,7 +386,7 @@ int ct_spool_lock(struct ct_spool *s, char *err)
 
 	if (s->lockfd >= 0)
 		return CT_OK;
-	if ((rc = mkpath(p, err, "%s/.lock", s->dir)) != CT_OK)
+	if ((rc = ct_spool_mkpath(p, err, "%s/.lock", s->dir)) != CT_OK)
 		goto out;
 	if ((fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
 		rc = ct_seterr(err, CT_ERR_IO, "open \"%s\" failed: %s", p,
@@ -431,23 +431,23 @@ static int moveall(struct ct_spool *s, const char *from, const char *to,
 		               "spool \"%s\": take the lock first", s->dir);
 		goto out;
 	}
-	if ((rc = mkpath(fdir, err, "%s/%s", s->dir, from)) != CT_OK ||
-	    (rc = mkpath(tdir, err, "%s/%s", s->dir, to)) != CT_OK ||
+	if ((rc = ct_spool_mkpath(fdir, err, "%s/%s", s->dir, from)) != CT_OK ||
+	    (rc = ct_spool_mkpath(tdir, err, "%s/%s", s->dir, to)) != CT_OK ||
 	    (rc = scan(fdir, cap, &v, &cnt, err)) != CT_OK)
 		goto out;
-	if (cnt > 0 && ((rc = opendirfd(fdir, &ffd, err)) != CT_OK ||
-	                (rc = opendirfd(tdir, &tfd, err)) != CT_OK))
+	if (cnt > 0 && ((rc = ct_spool_opendirfd(fdir, &ffd, err)) != CT_OK ||
+	                (rc = ct_spool_opendirfd(tdir, &tfd, err)) != CT_OK))
 		goto out;
 	for (i = 0; i < cnt; i++)
-		if ((rc = moveat(ffd, fdir, tfd, tdir, v[i], err)) != CT_OK)
+		if ((rc = ct_spool_moveat(ffd, fdir, tfd, tdir, v[i], err)) != CT_OK)
 			break;
 	/* Whatever moved is made durable, even when a later rename failed:
 	 * the moved ones are then simply recovered by the next run. */
 	if (i > 0) {
 		char err2[CT_ERRLEN];
-		int rc2 = syncfd(tfd, tdir, err2);
+		int rc2 = ct_spool_syncfd(tfd, tdir, err2);
 		if (rc2 == CT_OK)
-			rc2 = syncfd(ffd, fdir, err2);
+			rc2 = ct_spool_syncfd(ffd, fdir, err2);
 		if (rc == CT_OK && rc2 != CT_OK) {
 			rc = rc2;
 			if (err)
@@ -478,11 +478,11 @@ static void sweep_tmp(struct ct_spool *s)
 	size_t i, n = 0;
 	time_t now = time(NULL);
 
-	if (mkpath(dir, NULL, "%s/tmp", s->dir) != CT_OK ||
+	if (ct_spool_mkpath(dir, NULL, "%s/tmp", s->dir) != CT_OK ||
 	    scan(dir, CT_SPOOL_CLAIM_MAX, &v, &n, NULL) != CT_OK)
 		return;
 	for (i = 0; i < n; i++)
-		if (mkpath(p, NULL, "%s/%s", dir, v[i]) == CT_OK &&
+		if (ct_spool_mkpath(p, NULL, "%s/%s", dir, v[i]) == CT_OK &&
 		    lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
 		    now - st.st_mtime > TMP_STALE_SECONDS)
 			unlink(p);
@@ -503,340 +503,4 @@ int ct_spool_recover(struct ct_spool *s, size_t *n, char *err)
 int ct_spool_claim(struct ct_spool *s, char ***names, size_t *n, char *err)
 {
 	return moveall(s, "new", "cur", CT_SPOOL_CLAIM_MAX, names, n, err);
-}
-
-#define PENDING (-1)   /* a status: renamed, not yet durable */
-
-/*
- * Move claimed records: cur/names[i] -> DIR/names[i], where DIR is the
- * spool's dirs[dirof[i]] (dirof NULL: dirs[0] for all), e.g. "new",
- * "failed" or "sent/2025-10-29".  The order is the crash-safety argument:
- *
- *   1. every rename (atomic: a record has one name, in cur/ or in DIR);
- *   2. one fsync of each destination directory that received a record,
- *      so its new name is durable before anything else happens;
- *   3. one fsync of cur/, so the old name is durably gone;
- *   4. only then status[i] = CT_OK.
- *
- * A crash before 2 leaves a record in cur/ (recovered by the next run)
- * or in DIR; a crash between 2 and 3 may leave a name in both, never in
- * neither.  So a batch of n records costs one fsync per distinct DIR
- * plus one, instead of two per record.  status[i] is CT_OK only for a
- * record whose move is durable; a failing rename does not stop the
- * others.  Returns CT_OK or the first failure (in err).
- */
-static int finish_many(struct ct_spool *s, const char *const *names, size_t n,
-                       const char *const *dirs, const size_t *dirof,
-                       size_t ndirs, int *status, char *err)
-{
-	char cur[PATH_MAX], d[PATH_MAX], e[CT_ERRLEN];
-	int curfd = -1, *fds = NULL, rc = CT_OK, rc2;
-	unsigned char *moved = NULL;
-	size_t i, k;
-
-	for (i = 0; i < n; i++)
-		status[i] = CT_ERR_IO;
-	if (n == 0)
-		return CT_OK;
-	if ((fds = malloc(ndirs * sizeof *fds)) == NULL ||
-	    (moved = calloc(ndirs, 1)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
-		goto fail;
-	}
-	for (k = 0; k < ndirs; k++)
-		fds[k] = -1;
-	if ((rc = mkpath(cur, err, "%s/cur", s->dir)) != CT_OK ||
-	    (rc = opendirfd(cur, &curfd, err)) != CT_OK)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		k = dirof ? dirof[i] : 0;
-		if (!valid_name(names[i]))
-			status[i] = ct_seterr(e, CT_ERR_INPUT,
-			                      "not a spool record name: \"%.64s\"", names[i]);
-		else if ((status[i] = mkpath(d, e, "%s/%s", s->dir, dirs[k])) != CT_OK ||
-		         (fds[k] < 0 && (status[i] = opendirfd(d, &fds[k], e)) != CT_OK) ||
-		         (status[i] = moveat(curfd, cur, fds[k], d, names[i], e)) != CT_OK)
-			;
-		else {
-			status[i] = PENDING;
-			moved[k] = 1;
-			continue;
-		}
-		if (rc == CT_OK) {
-			rc = status[i];
-			if (err)
-				snprintf(err, CT_ERRLEN, "%s", e);
-		}
-	}
-	/* 2: each destination that received a record, once. */
-	for (k = 0; k < ndirs; k++) {
-		if (!moved[k])
-			continue;
-		if (mkpath(d, e, "%s/%s", s->dir, dirs[k]) != CT_OK ||
-		    (rc2 = syncfd(fds[k], d, e)) == CT_OK)
-			continue;
-		for (i = 0; i < n; i++)
-			if (status[i] == PENDING && (dirof ? dirof[i] : 0) == k)
-				status[i] = rc2;
-		if (rc == CT_OK) {
-			rc = rc2;
-			if (err)
-				snprintf(err, CT_ERRLEN, "%s", e);
-		}
-	}
-	/* 3 and 4: cur/, then the records are moved for good. */
-	for (i = 0; i < n && status[i] != PENDING; i++)
-		;
-	if (i < n) {
-		rc2 = syncfd(curfd, cur, e);
-		if (rc2 != CT_OK && rc == CT_OK) {
-			rc = rc2;
-			if (err)
-				snprintf(err, CT_ERRLEN, "%s", e);
-		}
-		for (; i < n; i++)
-			if (status[i] == PENDING)
-				status[i] = rc2;
-	}
-	goto out;
-fail:
-	for (i = 0; i < n; i++)
-		status[i] = rc;
-out:
-	if (fds)
-		for (k = 0; k < ndirs; k++)
-			if (fds[k] >= 0)
-				close(fds[k]);
-	if (curfd >= 0)
-		close(curfd);
-	free(fds);
-	free(moved);
-	return rc;
-}
-
-/* One record, one directory: finish_many for the single-record calls. */
-static int finish(struct ct_spool *s, const char *name, const char *dir,
-                  char *err)
-{
-	int status;
-
-	return finish_many(s, &name, 1, &dir, NULL, 1, &status, err);
-}
-
-/* cur/NAME -> sent/DAY/NAME for each record; see ct_spool.h. */
-int ct_spool_done_many(struct ct_spool *s, const char *const *names,
-                       const char *const *days, size_t n, int *status,
-                       char *err)
-{
-	char sent[PATH_MAX], d[PATH_MAX], e[CT_ERRLEN];
-	char (*rel)[16] = NULL;
-	const char **dirs = NULL, **ok = NULL;
-	size_t *okof = NULL, *idx = NULL, i, k, nd = 0, nok = 0;
-	int rc = CT_OK, rc2, *st = NULL;
-
-	for (i = 0; i < n; i++)
-		status[i] = CT_ERR_IO;
-	if (n == 0)
-		return CT_OK;
-	if ((rel = calloc(n, sizeof *rel)) == NULL ||
-	    (dirs = calloc(n, sizeof *dirs)) == NULL ||
-	    (ok = calloc(n, sizeof *ok)) == NULL ||
-	    (okof = calloc(n, sizeof *okof)) == NULL ||
-	    (idx = calloc(n, sizeof *idx)) == NULL ||
-	    (st = calloc(n, sizeof *st)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
-		for (i = 0; i < n; i++)
-			status[i] = rc;
-		goto out;
-	}
-	if ((rc = mkpath(sent, err, "%s/sent", s->dir)) != CT_OK)
-		goto out;
-	/* Each distinct day once: check it, make sent/DAY/ (a new one must
-	 * itself survive a crash before a record is moved into it). */
-	for (i = 0; i < n; i++) {
-		const char *day = days[i] ? days[i] : "";
-
-		for (k = 0; k < nd && strcmp(rel[k] + 5, day) != 0; k++)
-			;
-		if (k == nd) {
-			if (day_number(day) < 0)
-				rc2 = ct_seterr(e, CT_ERR_INPUT, "not a day: \"%.16s\"", day);
-			else if ((rc2 = mkpath(d, e, "%s/%s", sent, day)) != CT_OK)
-				;
-			else if (mkdir(d, 0700) == 0)
-				rc2 = ct_fsync_dir(sent, e);
-			else if (errno != EEXIST)
-				rc2 = ct_seterr(e, CT_ERR_IO, "mkdir \"%s\" failed: %s", d,
-				                strerror(errno));
-			if (rc2 != CT_OK) {
-				status[i] = rc2;
-				if (rc == CT_OK) {
-					rc = rc2;
-					if (err)
-						snprintf(err, CT_ERRLEN, "%s", e);
-				}
-				continue;    /* a bad day is checked again: rare */
-			}
-			snprintf(rel[nd], sizeof rel[nd], "sent/%s", day);
-			dirs[nd++] = rel[k];
-		}
-		ok[nok] = names[i];
-		okof[nok] = k;
-		idx[nok++] = i;
-	}
-	rc2 = finish_many(s, ok, nok, dirs, okof, nd, st, rc == CT_OK ? err : NULL);
-	if (rc == CT_OK)
-		rc = rc2;
-	for (i = 0; i < nok; i++)
-		status[idx[i]] = st[i];
-out:
-	free(rel);
-	free(dirs);
-	free(ok);
-	free(okof);
-	free(idx);
-	free(st);
-	return rc;
-}
-
-/* cur/NAME -> sent/DAY/NAME; DAY must be a real YYYY-MM-DD. */
-int ct_spool_done(struct ct_spool *s, const char *name, const char *day,
-                  char *err)
-{
-	int status;
-
-	return ct_spool_done_many(s, &name, &day, 1, &status, err);
-}
-
-/* cur/NAME -> failed/NAME, with failed/NAME.why (why + "\n", 0600) first. */
-int ct_spool_fail(struct ct_spool *s, const char *name, const char *why,
-                  char *err)
-{
-	char failed[PATH_MAX], p[PATH_MAX], text[WHY_MAX + 2];
-	size_t i, n;
-	int rc;
-
-	if (!valid_name(name))
-		return ct_seterr(err, CT_ERR_INPUT, "not a spool record name: \"%.64s\"",
-		                 name);
-	/* One line, whatever the reason holds: status reads these back. */
-	n = snprintf(text, WHY_MAX + 1, "%s", why ? why : "refused");
-	if (n > WHY_MAX)
-		n = WHY_MAX;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
-			text[i] = ' ';
-	text[n++] = '\n';
-	if ((rc = mkpath(failed, err, "%s/failed", s->dir)) != CT_OK ||
-	    (rc = mkpath(p, err, "%s/%s.why", failed, name)) != CT_OK ||
-	    (rc = ct_file_put(p, text, n, 0600, err)) != CT_OK)
-		return rc;
-	return finish(s, name, "failed", err);
-}
-
-/* cur/NAME -> new/NAME for each record; see ct_spool.h. */
-int ct_spool_unclaim_many(struct ct_spool *s, const char *const *names,
-                          size_t n, int *status, char *err)
-{
-	const char *dir = "new";
-
-	return finish_many(s, names, n, &dir, NULL, 1, status, err);
-}
-
-/* cur/NAME -> new/NAME. */
-int ct_spool_unclaim(struct ct_spool *s, const char *name, char *err)
-{
-	return finish(s, name, "new", err);
-}
-
-/* Remove one sent/DAY directory and the records in it, never following
- * a symlink (the entries are unlinked, not their targets). */
-static int rmday(int sentfd, const char *sent, const char *day, char *err)
-{
-	DIR *d = NULL;
-	struct dirent *de;
-	struct stat st;
-	int fd, rc = CT_OK;
-
-	fd = openat(sentfd, day, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_IO, "open \"%s/%s\" failed: %s", sent,
-		               day, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode)) {
-			rc = ct_seterr(err, CT_ERR_IO, "prune \"%s/%s\": holds a "
-			               "directory \"%.64s\"; left alone", sent, day,
-			               de->d_name);
-			goto out;
-		}
-		if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
-			rc = ct_seterr(err, CT_ERR_IO, "unlink \"%s/%s/%.64s\" failed: %s",
-			               sent, day, de->d_name, strerror(errno));
-			goto out;
-		}
-	}
-	if (unlinkat(sentfd, day, AT_REMOVEDIR) < 0)
-		rc = ct_seterr(err, CT_ERR_IO, "rmdir \"%s/%s\" failed: %s", sent, day,
-		               strerror(errno));
-out:
-	if (d)
-		closedir(d);
-	return rc;
-}
-
-/*
- * Remove sent/DAY for every valid DAY strictly before (UTC day of now_us)
- * - keep_days; any other name in sent/ is left alone.  Keeps going after
- * a failure and returns the first one.
- */
-int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
-                   size_t *removed, char *err)
-{
-	char sent[PATH_MAX];
-	DIR *d = NULL;
-	struct dirent *de;
-	struct stat st;
-	int64_t today, day;
-	int rc, first = CT_OK;
-
-	*removed = 0;
-	if (keep_days < 0 || now_us < 0)
-		return ct_seterr(err, CT_ERR_INPUT, "keep_days: must be >= 0");
-	if ((rc = mkpath(sent, err, "%s/sent", s->dir)) != CT_OK)
-		return rc;
-	if ((d = opendir(sent)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_IO, "open \"%s\" failed: %s", sent,
-		               strerror(errno));
-		goto out;
-	}
-	today = now_us / 86400000000LL;
-	while ((de = readdir(d)) != NULL) {
-		if ((day = day_number(de->d_name)) < 0 || day >= today - keep_days)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		if ((rc = rmday(dirfd(d), sent, de->d_name,
-		                first == CT_OK ? err : NULL)) == CT_OK)
-			(*removed)++;
-		else if (first == CT_OK)
-			first = rc;
-	}
-	rc = first;
-	if (*removed > 0) {
-		int rc2 = ct_fsync_dir(sent, rc == CT_OK ? err : NULL);
-		if (rc == CT_OK)
-			rc = rc2;
-	}
-out:
-	if (d)
-		closedir(d);
-	return rc;
 }
