@@ -24,7 +24,10 @@
 #include "ct_record.h"
 
 struct ent {
-	char *tier;                          /* winning call's tier, or NULL */
+	char *tier;                          /* winning call's tier (tbuf), or NULL */
+	char *tbuf;                          /* tier storage, reused while it fits */
+	size_t tcap;                         /* bytes at tbuf */
+	size_t hash;                         /* hash(email) */
 	int64_t end_us;
 	size_t count;
 	char email[CT_CSV_EMAIL_MAX + 1];
@@ -113,7 +116,7 @@ void ct_csv_day_free(struct ct_csv_day *d)
 		return;
 	for (size_t i = 0; i < d->size; i++) {
 		if (d->slot[i] != NULL) {
-			free(d->slot[i]->tier);
+			free(d->slot[i]->tbuf);
 			free(d->slot[i]);
 		}
 	}
@@ -132,11 +135,15 @@ static size_t hash(const char *s)
 	return (size_t)(h ^ (h >> 32));
 }
 
-static struct ent **find(struct ent **slot, size_t size, const char *email)
+/* The slot of email (whose hash is h): its entry, or the empty slot where
+ * it goes.  The stored hash spares most of the strcmp calls. */
+static struct ent **find(struct ent **slot, size_t size, const char *email,
+                         size_t h)
 {
-	size_t i = hash(email) & (size - 1);
+	size_t i = h & (size - 1);
 
-	while (slot[i] != NULL && strcmp(slot[i]->email, email) != 0)
+	while (slot[i] != NULL &&
+	       (slot[i]->hash != h || strcmp(slot[i]->email, email) != 0))
 		i = (i + 1) & (size - 1);
 	return &slot[i];
 }
@@ -151,7 +158,7 @@ static int grow(struct ct_csv_day *d)
 		return CT_ERR_NOMEM;
 	for (size_t i = 0; i < d->size; i++)
 		if (d->slot[i] != NULL)
-			*find(slot, size, d->slot[i]->email) = d->slot[i];
+			*find(slot, size, d->slot[i]->email, d->slot[i]->hash) = d->slot[i];
 	free(d->slot);
 	d->slot = slot;
 	d->size = size;
@@ -174,14 +181,28 @@ static int beats(const struct ent *e, int64_t end_us, const char *sid,
 	return strcmp(tier, e->tier) > 0;
 }
 
+/* Copy tier (may be NULL) into e, reusing e's buffer when it fits: a
+ * caller's winning call changes with nearly every call of the day. */
 static int set_tier(struct ent *e, const char *tier)
 {
-	char *t = NULL;
+	size_t n;
 
-	if (tier != NULL && (t = strdup(tier)) == NULL)
-		return CT_ERR_NOMEM;
-	free(e->tier);
-	e->tier = t;
+	if (tier == NULL) {
+		e->tier = NULL;
+		return CT_OK;
+	}
+	n = strlen(tier) + 1;
+	if (n > e->tcap) {
+		char *t = malloc(n);
+
+		if (t == NULL)
+			return CT_ERR_NOMEM;
+		free(e->tbuf);
+		e->tbuf = t;
+		e->tcap = n;
+	}
+	memcpy(e->tbuf, tier, n);
+	e->tier = e->tbuf;
 	return CT_OK;
 }
 
@@ -192,7 +213,7 @@ int ct_csv_day_add(struct ct_csv_day *d, const char *email,
 	char addr[CT_EMAIL_MAX + 1];
 	const char *why = NULL;
 	struct ent **pe, *e;
-	size_t n, slen;
+	size_t n, slen, h;
 	int rc;
 
 	*skip = CT_CSV_TAKEN;
@@ -223,7 +244,8 @@ int ct_csv_day_add(struct ct_csv_day *d, const char *email,
 		if (addr[i] >= 'A' && addr[i] <= 'Z')
 			addr[i] = (char)(addr[i] - 'A' + 'a');
 
-	pe = find(d->slot, d->size, addr);
+	h = hash(addr);
+	pe = find(d->slot, d->size, addr, h);
 	if ((e = *pe) != NULL) {
 		e->count++;
 		if (beats(e, end_us, session_id, tier)) {
@@ -240,6 +262,7 @@ int ct_csv_day_add(struct ct_csv_day *d, const char *email,
 		free(e);
 		return rc;
 	}
+	e->hash = h;
 	memcpy(e->email, addr, n + 1);
 	memcpy(e->sid, session_id, slen + 1);
 	e->end_us = end_us;
@@ -264,7 +287,7 @@ int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src)
 
 		if (e == NULL)
 			continue;
-		pe = find(dst->slot, dst->size, e->email);
+		pe = find(dst->slot, dst->size, e->email, e->hash);
 		if (*pe == NULL) {
 			/* Move the entry itself: no copy, nothing to fail. */
 			*pe = e;
@@ -276,14 +299,20 @@ int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src)
 		}
 		(*pe)->count += e->count;
 		if (beats(*pe, e->end_us, e->sid, e->tier)) {
-			/* Take src's tier string over; src's entry is freed below. */
-			free((*pe)->tier);
+			/* Swap tier buffers: dst takes src's tier, src's entry
+			 * (now holding dst's old buffer) is freed below. */
+			char *tbuf = (*pe)->tbuf;
+			size_t tcap = (*pe)->tcap;
+
 			(*pe)->tier = e->tier;
-			e->tier = NULL;
+			(*pe)->tbuf = e->tbuf;
+			(*pe)->tcap = e->tcap;
+			e->tbuf = tbuf;
+			e->tcap = tcap;
 			(*pe)->end_us = e->end_us;
 			memcpy((*pe)->sid, e->sid, sizeof(e->sid));
 		}
-		free(e->tier);
+		free(e->tbuf);
 		free(e);
 		src->slot[i] = NULL;
 		src->used--;

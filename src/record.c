@@ -26,15 +26,48 @@
 
 #include "ct_record.h"
 
-/* Member key of obj, or NULL when absent.  A JSON null is reported as
- * present (*present = 1) so "null" can be refused, not ignored. */
-static struct json_object *member(struct json_object *obj, const char *key,
+/* The top-level members the rules look at, found in one pass over the
+ * record's object (json-c keeps one value per key: the last), instead of
+ * one hashed lookup per rule. */
+static const char *const known[] = {
+	"session_id", "user_email", "start_time", "end_time",
+	"duration_seconds", "user_metadata", "discovered_signals",
+	"metrics_summary", "tool_calls",
+};
+#define NKNOWN (sizeof(known) / sizeof(known[0]))
+
+struct members {
+	struct json_object *v[NKNOWN];
+	int present[NKNOWN];
+};
+
+static void members_of(struct json_object *root, struct members *m)
+{
+	memset(m, 0, sizeof(*m));
+	json_object_object_foreach(root, k, v) {
+		for (size_t i = 0; i < NKNOWN; i++) {
+			if (k[0] == known[i][0] && strcmp(k, known[i]) == 0) {
+				m->v[i] = v;
+				m->present[i] = 1;
+				break;
+			}
+		}
+	}
+}
+
+/* Member key of the record, or NULL when absent.  A JSON null is reported
+ * as present (*present = 1) so "null" can be refused, not ignored. */
+static struct json_object *member(const struct members *m, const char *key,
                                   int *present)
 {
-	struct json_object *v = NULL;
-
-	*present = json_object_object_get_ex(obj, key, &v);
-	return v;
+	for (size_t i = 0; i < NKNOWN; i++) {
+		if (strcmp(key, known[i]) == 0) {
+			*present = m->present[i];
+			return m->v[i];
+		}
+	}
+	*present = 0;   /* not reached: every key asked for is in known[] */
+	return NULL;
 }
 
 /* Does the string value v hold a NUL ("\u0000") that C would stop at? */
@@ -44,7 +77,7 @@ static int has_nul(struct json_object *v)
 	       (size_t)json_object_get_string_len(v);
 }
 
-static int check_session_id(struct json_object *root, struct ct_record *r,
+static int check_session_id(const struct members *root, struct ct_record *r,
                             char *err)
 {
 	struct json_object *v;
@@ -78,7 +111,7 @@ static int check_session_id(struct json_object *root, struct ct_record *r,
 	return CT_OK;
 }
 
-static int check_email(struct json_object *root, struct ct_record *r, char *err)
+static int check_email(const struct members *root, struct ct_record *r, char *err)
 {
 	struct json_object *v;
 	const char *why = NULL;
@@ -99,7 +132,7 @@ static int check_email(struct json_object *root, struct ct_record *r, char *err)
 	return CT_OK;
 }
 
-static int check_time(struct json_object *root, const char *key, int64_t *us,
+static int check_time(const struct members *root, const char *key, int64_t *us,
                       char *err)
 {
 	struct json_object *v;
@@ -118,7 +151,7 @@ static int check_time(struct json_object *root, const char *key, int64_t *us,
 	return CT_OK;
 }
 
-static int check_duration(struct json_object *root, char *err)
+static int check_duration(const struct members *root, char *err)
 {
 	struct json_object *v;
 	double d;
@@ -145,17 +178,40 @@ static int check_duration(struct json_object *root, char *err)
 }
 
 /* An optional member that, when present, must be of type t. */
-static int check_type(struct json_object *obj, const char *key,
+static int check_type(const struct members *m, const char *key,
                       const char *name, enum json_type t, const char *tname,
                       char *err)
 {
 	struct json_object *v;
 	int present;
 
-	v = member(obj, key, &present);
+	v = member(m, key, &present);
 	if (present && !json_object_is_type(v, t))
 		return ct_seterr(err, CT_ERR_INPUT, "%s: must be %s", name, tname);
 	return CT_OK;
+}
+
+/* YYYY-MM-DD (UTC) of us into day: ct_time_day, with the last answer
+ * kept per thread.  A day's records all end on the same day, and the
+ * formatting (snprintf) would otherwise cost more than the rest of the
+ * validation after the JSON parse.  A UTC day is exactly 86400 s of POSIX
+ * time, so the day number is floor(us / 86400e6). */
+static void dayof(int64_t us, char day[11])
+{
+	static _Thread_local struct {
+		int valid;
+		int64_t dayno;
+		char day[11];
+	} last;
+	const int64_t dus = 86400LL * 1000000;
+	int64_t dayno = us / dus - (us % dus < 0);
+
+	if (!last.valid || last.dayno != dayno) {
+		ct_time_day(us, last.day);
+		last.dayno = dayno;
+		last.valid = 1;
+	}
+	memcpy(day, last.day, sizeof(last.day));
 }
 
 /*
@@ -164,7 +220,8 @@ static int check_type(struct json_object *obj, const char *key,
  */
 int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
 {
-	struct json_object *root = NULL, *sig;
+	struct json_object *root = NULL, *sig, *tier;
+	struct members m;
 	int rc, present;
 
 	memset(r, 0, sizeof(*r));
@@ -187,43 +244,47 @@ int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
 		rc = ct_seterr(err, CT_ERR_INPUT, "record: must be a JSON object");
 		goto out;
 	}
-	if ((rc = check_session_id(root, r, err)) != CT_OK ||
-	    (rc = check_email(root, r, err)) != CT_OK ||
-	    (rc = check_time(root, "start_time", &r->start_us, err)) != CT_OK ||
-	    (rc = check_time(root, "end_time", &r->end_us, err)) != CT_OK)
+	members_of(root, &m);
+	if ((rc = check_session_id(&m, r, err)) != CT_OK ||
+	    (rc = check_email(&m, r, err)) != CT_OK ||
+	    (rc = check_time(&m, "start_time", &r->start_us, err)) != CT_OK ||
+	    (rc = check_time(&m, "end_time", &r->end_us, err)) != CT_OK)
 		goto out;
 	if (r->end_us < r->start_us) {
 		rc = ct_seterr(err, CT_ERR_INPUT, "end_time: before start_time");
 		goto out;
 	}
-	if ((rc = check_duration(root, err)) != CT_OK ||
-	    (rc = check_type(root, "user_metadata", "user_metadata",
+	if ((rc = check_duration(&m, err)) != CT_OK ||
+	    (rc = check_type(&m, "user_metadata", "user_metadata",
 	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(root, "discovered_signals", "discovered_signals",
+	    (rc = check_type(&m, "discovered_signals", "discovered_signals",
 	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(root, "metrics_summary", "metrics_summary",
+	    (rc = check_type(&m, "metrics_summary", "metrics_summary",
 	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(root, "tool_calls", "tool_calls",
+	    (rc = check_type(&m, "tool_calls", "tool_calls",
 	                     json_type_array, "an array", err)) != CT_OK)
 		goto out;
-	sig = member(root, "discovered_signals", &present);
-	if (present) {
-		if ((rc = check_type(sig, "qualification_tier",
-		                     "discovered_signals.qualification_tier",
-		                     json_type_string, "a string", err)) != CT_OK)
+	sig = member(&m, "discovered_signals", &present);
+	/* One lookup for the tier: present, it must be a string without a
+	 * NUL (what ct_json_str would refuse as absent). */
+	if (present && json_object_object_get_ex(sig, "qualification_tier", &tier)) {
+		if (!json_object_is_type(tier, json_type_string)) {
+			rc = ct_seterr(err, CT_ERR_INPUT,
+			               "discovered_signals.qualification_tier: "
+			               "must be a string");
 			goto out;
-		r->tier = ct_json_str(sig, "qualification_tier");
-		if (r->tier == NULL &&
-		    json_object_object_get_ex(sig, "qualification_tier", NULL)) {
+		}
+		if (has_nul(tier)) {
 			rc = ct_seterr(err, CT_ERR_INPUT,
 			               "discovered_signals.qualification_tier: "
 			               "must not contain NUL");
 			goto out;
 		}
+		r->tier = json_object_get_string(tier);
 	}
 	/* The day the record belongs to is the day the call ended, in UTC:
 	 * that is where the exporter files it and which CSV counts it. */
-	ct_time_day(r->end_us, r->day);
+	dayof(r->end_us, r->day);
 	r->root = root;
 	root = NULL;
 	rc = CT_OK;

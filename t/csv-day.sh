@@ -115,6 +115,65 @@ CT_CSV_THREADS=1 csvx --day "$DAY" --out "$T/one"
 cmp -s "$T/one/salesforce-leads-$DAY.csv" "$T/first.csv"
 ok $? "one reading thread or several: the same bytes"
 
+# ---- reading sent/DAY: many records, odd sizes, pages not cached ---------
+# The exporter reads the directory in chunks shared by its threads, and
+# reads a record whose pages are not in the page cache later, after
+# asking for them (RWF_NOWAIT, then POSIX_FADV_WILLNEED).  Records whose
+# size is a multiple of 512 (where a NOWAIT read may stop early), one
+# with only its first page cached, one of exactly 1 MiB, one over it, a
+# symlink and a directory must come out as a plain read would have them.
+GEN=$top_builddir/t/csv-gen
+S2=$T/spool2
+R2=$S2/sent/$DAY
+mkdir -p "$R2" "$T/csv2"
+cat >"$T/conf2" <<EOF
+spool_dir = $S2
+target = file://$T/archive2
+csv_dir = $T/csv2
+EOF
+# padrec NAME EMAIL SIZE: a valid record of exactly SIZE bytes, blank-padded.
+padrec() {
+	body=$(printf '{"session_id":"pad_%s","user_email":"%s","start_time":"%sT01:00:00Z","end_time":"%sT01:00:01Z"}' \
+		"$1" "$2" "$DAY" "$DAY")
+	{ printf '%s' "$body"; head -c $(($3 - ${#body})) /dev/zero | tr '\0' ' '; } >"$R2/$1.json"
+}
+[ -x "$GEN" ] || bail "no $GEN (make check builds it)"
+"$GEN" "$R2" 700 "$DAY" 7
+for size in 512 4096 8192 1048576; do
+	padrec "s$size" "size$size@x.com" "$size"
+done
+padrec big "big@x.com" 1048577
+padrec paged "paged@x.com" 20000
+ln -s "$R2/s512.json" "$R2/link.json"
+mkdir "$R2/dir.json"
+is 512 "$(wc -c <"$R2/s512.json" | tr -d ' ')" "a 512-byte record"
+is 1048577 "$(wc -c <"$R2/big.json" | tr -d ' ')" "a record 1 byte over the cap"
+# Out of the page cache where the file system lets us: every record,
+# then all but the first page of one (GNU dd: nocache, count=0).
+sync "$R2"/*.json 2>/dev/null
+for f in "$R2"/*.json; do
+	[ -f "$f" ] && [ ! -L "$f" ] && dd if="$f" iflag=nocache count=0 2>/dev/null
+done
+cat "$R2/paged.json" >/dev/null
+dd if="$R2/paged.json" iflag=nocache bs=4096 skip=1 count=0 2>/dev/null
+"$EXPORT" -c "$T/conf2" csv --day "$DAY" >"$T/out" 2>"$T/err"
+is 0 $? "csv over $R2 exits 0"
+like "$(summary)" "wrote 12 rows .* read 706 calls; .* unreadable 1, other day 0$" \
+	"700 generated + 5 padded records read, the over-cap one unreadable (a symlink and a directory are not records)"
+like "$(cat "$T/err")" "skipped big.json: larger than 1048576 bytes" "the over-cap record is named"
+F2=$T/csv2/salesforce-leads-$DAY.csv
+for size in 512 4096 8192 1048576; do
+	is "size$size@x.com,pad_s$size,${DAY}T01:00:01.000Z,,1" \
+		"$(grep "^size$size@" "$F2" | tr -d '\r')" "the $size-byte record is read whole"
+done
+is "paged@x.com,pad_paged,${DAY}T01:00:01.000Z,,1" \
+	"$(grep '^paged@' "$F2" | tr -d '\r')" "a record with only its first page cached is read whole"
+is "user6@example.com,big_699,${DAY}T00:00:00.699Z,t0,100" \
+	"$(grep '^user6@' "$F2" | tr -d '\r')" "every chunk of the directory is read: 100 calls of user6"
+CT_CSV_THREADS=1 "$EXPORT" -c "$T/conf2" csv --day "$DAY" --out "$T/csv2one" >/dev/null 2>&1
+cmp -s "$F2" "$T/csv2one/salesforce-leads-$DAY.csv"
+ok $? "one thread or several over many chunks: the same bytes"
+
 # ---- csv_upload ---------------------------------------------------------
 write_conf yes
 csvx --day "$DAY"
