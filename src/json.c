@@ -2,7 +2,6 @@
  * after it.  Everything calltrail reads from a client or a file goes
  * through ct_json_parse, so the rules are the same everywhere. */
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -81,53 +80,6 @@ nonfinite(struct json_object *o)
 	}
 }
 
-/*
- * One tokener per thread, reset between documents: creating and freeing
- * one per document was ~9 % of the CSV's user time on a million records.
- * It is freed when its thread ends (the key's destructor).  *owned tells
- * the caller to free it itself (no key, or another depth is held).
- */
-static pthread_key_t tokkey;
-static int tokkey_ok;
-static pthread_once_t tokonce = PTHREAD_ONCE_INIT;
-
-static void
-tokfree(void *t)
-{
-	json_tokener_free(t);
-}
-
-static void
-tokinit(void)
-{
-	tokkey_ok = pthread_key_create(&tokkey, tokfree) == 0;
-}
-
-static struct json_tokener *
-tokener(int maxdepth, int *owned)
-{
-	struct json_tokener *t, *old;
-
-	*owned = 1;
-	pthread_once(&tokonce, tokinit);
-	if (tokkey_ok && (t = pthread_getspecific(tokkey)) != NULL && t->max_depth == maxdepth) {
-		json_tokener_reset(t);
-		*owned = 0;
-		return t;
-	}
-	if ((t = json_tokener_new_ex(maxdepth)) == NULL)
-		return NULL;
-	if (tokkey_ok) {
-		old = pthread_getspecific(tokkey);
-		if (pthread_setspecific(tokkey, t) == 0) {
-			if (old != NULL)   /* json_tokener_free(NULL) crashes */
-				json_tokener_free(old);
-			*owned = 0;
-		}
-	}
-	return t;
-}
-
 int
 ct_json_parse(const char *buf, size_t len, int maxdepth,
               struct json_object **out, char *err)
@@ -136,7 +88,7 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 	struct json_object *o = NULL;
 	enum json_tokener_error jerr;
 	size_t end;
-	int rc = CT_ERR_INPUT, owned = 1;
+	int rc = CT_ERR_INPUT;
 
 	*out = NULL;
 	if (len == 0) {
@@ -156,7 +108,7 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 		ct_seterr(err, rc, "invalid UTF-8 at byte %zu", end);
 		goto out;
 	}
-	if ((tok = tokener(maxdepth, &owned)) == NULL) {
+	if ((tok = json_tokener_new_ex(maxdepth)) == NULL) {
 		rc = CT_ERR_NOMEM;
 		goto out;
 	}
@@ -190,7 +142,7 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 	rc = CT_OK;
 out:
 	json_object_put(o);
-	if (tok && owned)
+	if (tok)
 		json_tokener_free(tok);
 	return rc;
 }
