@@ -56,7 +56,6 @@ struct loop {
 	size_t nconn;
 	int accepting;
 	int fails;
-	const struct ct_conf *conf;
 	struct ct_handler h;
 };
 
@@ -320,7 +319,6 @@ loop_init(struct loop *lp, int lfd, int sfd, const struct ct_conf *conf)
 	memset(lp, 0, sizeof(*lp));
 	lp->lfd = lfd;
 	lp->sfd = sfd;
-	lp->conf = conf;
 	if ((lp->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    epoll_ctl(lp->ep, EPOLL_CTL_ADD, lfd, &ev) != 0 ||
 	    epoll_ctl(lp->ep, EPOLL_CTL_ADD, sfd, &sev) != 0) {

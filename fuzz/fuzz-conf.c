@@ -30,12 +30,12 @@
 #include <unistd.h>
 
 #include "calltrail.h"
+#include "scrubenv.h"
 
 #define CHECK(c, what) do { if (!(c)) { \
 	fprintf(stderr, "fuzz-conf: invariant broken: %s (%s)\n", what, #c); \
 	abort(); } } while (0)
 
-extern char **environ;
 
 static char dir[256];
 static char conf[300];
@@ -53,29 +53,6 @@ put(const char *name, const char *data, size_t len)
 	fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	CHECK(fd >= 0 && write(fd, data, len) == (ssize_t)len && close(fd) == 0 &&
 	      rename(t, p) == 0, "writing a scratch file");
-}
-
-/* Remove every variable ct_conf_load would read besides the file. */
-static void
-scrubenv(void)
-{
-	char name[256];
-	size_t i = 0;
-
-	while (environ[i]) {
-		const char *e = environ[i], *eq = strchr(e, '=');
-		size_t n = eq ? (size_t)(eq - e) : strlen(e);
-
-		if (n < sizeof(name) && (!strncmp(e, "LIVEKIT_", 8) || !strncmp(e, "AWS_", 4) ||
-		                         !strncmp(e, "CALLTRAIL_", 10))) {
-			memcpy(name, e, n);
-			name[n] = '\0';
-			unsetenv(name);
-			i = 0;   /* environ was rearranged */
-			continue;
-		}
-		i++;
-	}
 }
 
 int

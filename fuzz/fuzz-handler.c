@@ -43,6 +43,7 @@
 #include <jwt.h>
 
 #include "handler.h"
+#include "scrubenv.h"
 
 #define CHECK(c, what) do { if (!(c)) { \
 	fprintf(stderr, "fuzz-handler: invariant broken: %s (%s)\n", what, #c); \
@@ -51,7 +52,6 @@
 #define SECRET "fuzz-secret-0123456789abcdef0123456789abcdef"
 #define NOW_US 1761761045123456LL   /* 2025-10-29T18:04:05.123456Z */
 
-extern char **environ;
 
 static struct ct_conf conf;
 static struct ct_handler handler;
@@ -74,27 +74,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		"default_agent = sales-agent\n"
 		"cors_origin = https://www.example.com\n";
 	const char *tmp = getenv("TMPDIR");
-	char path[300], err[CT_ERRLEN], name[256];
-	size_t i = 0;
+	char path[300], err[CT_ERRLEN];
 	int fd;
 
 	(void)argc;
 	(void)argv;
 	/* Only the file below may configure the handler. */
-	while (environ[i]) {
-		const char *e = environ[i], *eq = strchr(e, '=');
-		size_t n = eq ? (size_t)(eq - e) : strlen(e);
-
-		if (n < sizeof(name) && (!strncmp(e, "LIVEKIT_", 8) || !strncmp(e, "AWS_", 4) ||
-		                         !strncmp(e, "CALLTRAIL_", 10))) {
-			memcpy(name, e, n);
-			name[n] = '\0';
-			unsetenv(name);
-			i = 0;
-			continue;
-		}
-		i++;
-	}
+	scrubenv();
 	snprintf(path, sizeof(path), "%s/ct-fuzz-handler.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	fd = mkstemp(path);
 	CHECK(fd >= 0 && write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1) &&
