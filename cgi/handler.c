@@ -35,19 +35,21 @@
 
 enum route { R_NONE, R_TOKEN, R_HEALTH };
 
+/* The status line of the CGI response; any status of ours but those
+ * below is a 500. */
 static const char *
-reason(int status)
+statusline(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	default:  return "Internal Server Error";
+	case 200: return "Status: 200 OK\r\n";
+	case 204: return "Status: 204 No Content\r\n";
+	case 400: return "Status: 400 Bad Request\r\n";
+	case 404: return "Status: 404 Not Found\r\n";
+	case 405: return "Status: 405 Method Not Allowed\r\n";
+	case 411: return "Status: 411 Length Required\r\n";
+	case 413: return "Status: 413 Content Too Large\r\n";
+	case 415: return "Status: 415 Unsupported Media Type\r\n";
+	default:  return "Status: 500 Internal Server Error\r\n";
 	}
 }
 
@@ -64,6 +66,8 @@ ct_handler_init(struct ct_handler *h, const struct ct_conf *conf)
 void
 ct_handler_free(struct ct_handler *h)
 {
+	json_object_put(h->ok);
+	h->ok = NULL;
 	ct_buf_free(&h->head);
 	ct_buf_free(&h->body);
 	ct_buf_free(&h->in);
@@ -82,10 +86,11 @@ head(struct ct_handler *h, const char *allow, const char *origin)
 	int rc;
 
 	ct_buf_reset(b);
-	rc = ct_buf_printf(b, "Status: %d %s\r\n", h->status, reason(h->status));
-	if (rc == CT_OK && h->status != 204)
-		rc = ct_buf_printf(b, "Content-Type: application/json\r\n"
-		                   "Content-Length: %zu\r\n", h->body.len);
+	rc = ct_buf_adds(b, statusline(h->status));
+	if (rc == CT_OK && h->status != 204 &&
+	    (rc = ct_buf_adds(b, "Content-Type: application/json\r\nContent-Length: ")) == CT_OK &&
+	    (rc = ct_buf_addu(b, h->body.len)) == CT_OK)
+		rc = ct_buf_adds(b, "\r\n");
 	if (rc == CT_OK)
 		rc = ct_buf_adds(b, "Cache-Control: no-store\r\n");
 	if (rc == CT_OK && allow)
@@ -107,16 +112,25 @@ head(struct ct_handler *h, const char *allow, const char *origin)
 	return rc;
 }
 
-/* Set body to a json-c object's text (the object is consumed). */
+/* Set body to a json-c object's text. */
+static int
+settext(struct ct_handler *h, struct json_object *o)
+{
+	const char *s;
+	size_t n;
+
+	ct_buf_reset(&h->body);
+	if ((s = json_object_to_json_string_length(o, JSON_FLAGS, &n)) == NULL)
+		return CT_ERR_NOMEM;
+	return ct_buf_add(&h->body, s, n);
+}
+
+/* The same, and the object is consumed. */
 static int
 setjson(struct ct_handler *h, struct json_object *o)
 {
-	const char *s;
-	int rc = CT_ERR_NOMEM;
+	int rc = o != NULL ? settext(h, o) : CT_ERR_NOMEM;
 
-	ct_buf_reset(&h->body);
-	if (o != NULL && (s = json_object_to_json_string_ext(o, JSON_FLAGS)) != NULL)
-		rc = ct_buf_adds(&h->body, s);
 	json_object_put(o);
 	return rc;
 }
@@ -323,39 +337,68 @@ jws_json(struct json_object *o, struct printbuf *pb, int level, int flags)
 	return 0;
 }
 
-static struct json_object *
-jws_string(const char *jwt, int plain)
+/* Add a new value under key; it stays borrowed in *slot. */
+static int
+slot(struct json_object *o, const char *key, struct json_object *v,
+     struct json_object **slot)
 {
-	struct json_object *o = json_object_new_string(jwt);
-
-	if (o != NULL && plain)
-		json_object_set_serializer(o, jws_json, NULL, NULL);
-	return o;
+	*slot = v;
+	if (v == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
 }
 
-/* 200 with the token: both the camelCase and the snake_case names. */
+/*
+ * The 200 answer has the same members every time: the tree is built once
+ * per handler, and each answer only sets its values (no json-c allocation
+ * per request).  Both the camelCase and the snake_case names.
+ */
+static int
+ok_tree(struct ct_handler *h)
+{
+	if (h->ok != NULL)
+		return 0;
+	if ((h->ok = json_object_new_object()) == NULL ||
+	    slot(h->ok, "serverUrl", json_object_new_string(""), &h->ok_url) != 0 ||
+	    slot(h->ok, "roomName", json_object_new_string(""), &h->ok_room) != 0 ||
+	    slot(h->ok, "participantName", json_object_new_string(""), &h->ok_name) != 0 ||
+	    slot(h->ok, "participantToken", json_object_new_string(""), &h->ok_tok) != 0 ||
+	    slot(h->ok, "server_url", json_object_new_string(""), &h->ok_url2) != 0 ||
+	    slot(h->ok, "participant_token", json_object_new_string(""), &h->ok_tok2) != 0) {
+		json_object_put(h->ok);
+		h->ok = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* 200 with the token. */
 static void
 success(struct ct_handler *h, const struct ct_token *t, const char *origin)
 {
 	static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
 	const char *url = h->conf->livekit_url;
-	struct json_object *o = json_object_new_object();
-	int plain = t->jwt[strspn(t->jwt, b64url)] == '\0';
+	json_object_to_json_string_fn *jws = t->jwt[strspn(t->jwt, b64url)] == '\0' ? jws_json : NULL;
 
 	h->status = 200;
 	h->code = NULL;
-	if (o == NULL ||
-	    json_object_object_add(o, "serverUrl", json_object_new_string(url)) != 0 ||
-	    json_object_object_add(o, "roomName", json_object_new_string(t->room)) != 0 ||
-	    json_object_object_add(o, "participantName", json_object_new_string(t->name)) != 0 ||
-	    json_object_object_add(o, "participantToken", jws_string(t->jwt, plain)) != 0 ||
-	    json_object_object_add(o, "server_url", json_object_new_string(url)) != 0 ||
-	    json_object_object_add(o, "participant_token", jws_string(t->jwt, plain)) != 0) {
-		json_object_put(o);
+	if (ok_tree(h) != 0 ||
+	    !json_object_set_string(h->ok_url, url) ||
+	    !json_object_set_string(h->ok_room, t->room) ||
+	    !json_object_set_string(h->ok_name, t->name) ||
+	    !json_object_set_string(h->ok_tok, t->jwt) ||
+	    !json_object_set_string(h->ok_url2, url) ||
+	    !json_object_set_string(h->ok_tok2, t->jwt)) {
 		fallback(h);
 		return;
 	}
-	if (setjson(h, o) != CT_OK || head(h, NULL, origin) != CT_OK)
+	json_object_set_serializer(h->ok_tok, jws, NULL, NULL);
+	json_object_set_serializer(h->ok_tok2, jws, NULL, NULL);
+	if (settext(h, h->ok) != CT_OK || head(h, NULL, origin) != CT_OK)
 		fallback(h);
 }
 
@@ -425,7 +468,7 @@ token(struct ct_handler *h, const char *origin, int64_t now_us)
 			fail(h, 500, "server_error", "the token could not be minted", NULL, origin);
 		goto out;
 	}
-	snprintf(h->room, sizeof(h->room), "%s", t.room);
+	memcpy(h->room, t.room, sizeof(h->room));
 	success(h, &t, origin);
 out:
 	ct_token_free(&t);
@@ -444,8 +487,8 @@ ct_handler_run(struct ct_handler *h, const struct ct_http_req *rq, int64_t now_u
 	h->status = 500;
 	h->code = NULL;
 	h->err[0] = '\0';
-	snprintf(h->room, sizeof(h->room), "-");
-	snprintf(h->email, sizeof(h->email), "-");
+	strcpy(h->room, "-");
+	strcpy(h->email, "-");
 	len = declared(rq->content_length);
 
 	if (r == R_NONE) {

@@ -44,6 +44,9 @@ struct ct_handler {
 	char room[CT_TOKEN_ROOM_MAX];  /* "-" when no token was minted */
 	char email[CT_MASKLEN];      /* masked email, "-" when none */
 	char err[CT_ERRLEN];         /* detail for the log (never sent) */
+	/* The 200 answer as a json-c tree, built on first use and only its
+	 * values set per request (handler.c, success()). */
+	struct json_object *ok, *ok_url, *ok_room, *ok_name, *ok_tok, *ok_url2, *ok_tok2;
 };
 
 /* A CGI variable by name, or NULL (getenv, or a FastCGI request's). */

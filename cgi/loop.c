@@ -276,10 +276,15 @@ run(void *arg)
 	struct epoll_event evs[EVENTS];
 	int i, n, stop = 0;
 
+	/* The request lines of one round go out in one write, before the
+	 * loop sleeps again (a write per request was a tenth of its CPU). */
+	ct_log_hold();
 	while (!stop) {
+		ct_log_flush();
 		n = epoll_wait(lp->ep, evs, EVENTS, -1);
 		if (n < 0 && errno != EINTR) {
 			ct_log("epoll_wait: %s; worker exits", strerror(errno));
+			ct_log_flush();
 			failed = 1;
 			kill(getpid(), SIGTERM);
 			break;
@@ -297,6 +302,7 @@ run(void *arg)
 				serve(lp, t);
 		}
 	}
+	ct_log_flush();
 	ct_token_thread_done();
 	return NULL;
 }

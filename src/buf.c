@@ -62,20 +62,41 @@ int
 ct_buf_printf(struct ct_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = b->p ? b->cap - b->len - 1 : 0;   /* cap counts the NUL */
 	int n, rc;
 
+	/* Format straight into the free space; only text that does not fit
+	 * is formatted a second time, after growing. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->p + b->len : NULL, room ? room + 1 : 0, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		if (b->p)
+			b->p[b->len] = '\0';
 		return CT_ERR_INPUT;
-	if ((rc = grow(b, (size_t)n)) != CT_OK)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)n > room) {
+		if (b->p)
+			b->p[b->len] = '\0';
+		if ((rc = grow(b, (size_t)n)) != CT_OK)
+			return rc;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 	return CT_OK;
+}
+
+int
+ct_buf_addu(struct ct_buf *b, unsigned long long v)
+{
+	char d[20], *p = d + sizeof d;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return ct_buf_add(b, p, (size_t)(d + sizeof d - p));
 }
 
 void

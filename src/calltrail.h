@@ -69,6 +69,8 @@ int ct_buf_add(struct ct_buf *b, const void *data, size_t n);
 int ct_buf_adds(struct ct_buf *b, const char *s);
 int ct_buf_printf(struct ct_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append v in decimal. */
+int ct_buf_addu(struct ct_buf *b, unsigned long long v);
 void ct_buf_reset(struct ct_buf *b);
 void ct_buf_free(struct ct_buf *b);
 
@@ -146,6 +148,17 @@ void ct_conf_free(struct ct_conf *c);
 void ct_log_init(const char *progname);
 void ct_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ct_vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/*
+ * An event loop that logs a line per request holds its lines and writes
+ * them together, once per round: after ct_log_hold() this thread's lines
+ * are kept (whole lines, at most CT_LOG_HELD bytes, PIPE_BUF, so one
+ * write(2) of them is still atomic on a pipe) and written by
+ * ct_log_flush(), or earlier when the next line would not fit.  A thread
+ * that holds calls ct_log_flush() before it blocks and before it ends.
+ */
+#define CT_LOG_HELD 4096
+void ct_log_hold(void);
+void ct_log_flush(void);
 
 /* Write "j***@acme.com" for "jane@acme.com" into out (always
  * NUL-terminated); "-" for an empty email, "***" when there is no '@'. */

@@ -57,9 +57,10 @@ int ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 void ct_token_free(struct ct_token *t);
 
 /*
- * ct_token_mint keeps one keyed HMAC-SHA256 context per thread (the key
- * schedule once, not per token).  A thread that minted calls this before
- * it ends to free it; minting again afterwards simply keys a new one.
+ * ct_token_mint keeps per thread one keyed HMAC-SHA256 context (the key
+ * schedule once, not per token) and the json-c tree of the claims (built
+ * once, its values set per token).  A thread that minted calls this before
+ * it ends to free them; minting again afterwards simply builds new ones.
  */
 void ct_token_thread_done(void);
 

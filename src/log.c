@@ -36,6 +36,27 @@ ct_log_init(const char *name)
 	progname = slash ? slash + 1 : name;
 }
 
+/* This thread's held lines (ct_log_hold). */
+static _Thread_local struct {
+	int on;
+	size_t len;
+	char buf[CT_LOG_HELD];
+} held;
+
+void
+ct_log_hold(void)
+{
+	held.on = 1;
+}
+
+void
+ct_log_flush(void)
+{
+	if (held.len > 0)
+		(void)!write(STDERR_FILENO, held.buf, held.len);
+	held.len = 0;
+}
+
 void
 ct_vlog(const char *fmt, va_list ap)
 {
@@ -58,7 +79,14 @@ ct_vlog(const char *fmt, va_list ap)
 		n += m;
 	}
 	line[n++] = '\n';
-	(void)!write(STDERR_FILENO, line, (size_t)n);
+	if (!held.on) {
+		(void)!write(STDERR_FILENO, line, (size_t)n);
+		return;
+	}
+	if (held.len + (size_t)n > sizeof held.buf)
+		ct_log_flush();
+	memcpy(held.buf + held.len, line, (size_t)n);
+	held.len += (size_t)n;
 }
 
 void

@@ -140,14 +140,43 @@ split(int64_t us, int *y, int *mo, int *d, int *h, int *mi, int *s, int *ms)
 	*ms = (int)(rem / 1000);
 }
 
+/* v (0 <= v < 10^w) in w digits at p; returns p + w. */
+static char *
+putdigits(char *p, int v, int w)
+{
+	for (int i = w - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + w;
+}
+
 void
 ct_time_format_ms(int64_t us, char out[CT_TIMELEN])
 {
 	int y, mo, d, h, mi, s, ms;
+	char *p = out;
 
 	split(us, &y, &mo, &d, &h, &mi, &s, &ms);
-	snprintf(out, CT_TIMELEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	         y, mo, d, h, mi, s, ms);
+	if (y < 0 || y > 9999) {
+		snprintf(out, CT_TIMELEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		         y, mo, d, h, mi, s, ms);
+		return;
+	}
+	/* Once per token and per log line: digits by hand, not snprintf. */
+	p = putdigits(p, y, 4);
+	*p++ = '-';
+	p = putdigits(p, mo, 2);
+	*p++ = '-';
+	p = putdigits(p, d, 2);
+	*p++ = 'T';
+	p = putdigits(p, h, 2);
+	*p++ = ':';
+	p = putdigits(p, mi, 2);
+	*p++ = ':';
+	p = putdigits(p, s, 2);
+	*p++ = '.';
+	p = putdigits(p, ms, 3);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 void

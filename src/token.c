@@ -18,8 +18,8 @@
  * roomConfig carries nothing but agents, in camelCase, because older
  * LiveKit clients parse it strictly and reject unknown keys.
  *
- * The claims are built and serialised by json-c, then signed as a compact
- * JWS: header {"alg":"HS256","typ":"JWT"}, base64url without padding
+ * The claims are built and serialised by json-c (a tree kept per thread,
+ * see struct claims), then signed as a compact JWS: header {"alg":"HS256","typ":"JWT"}, base64url without padding
  * (OpenSSL's encoder), HMAC-SHA256 (OpenSSL) with the API secret.  Why
  * not libjwt: see sign() below.
  */
@@ -71,21 +71,123 @@ addobj(struct json_object *o, const char *key, struct json_object *v)
 }
 
 /*
- * The metadata string of the participant ({"user_email","session_start"})
- * or, when client is set, of the agent: the client's own agent metadata is
- * kept (its members when it is a JSON object, else the text under
- * "client_metadata"), but user_email and session_start are always ours.
+ * The claims have the same shape for every token; only the values change.
+ * So each thread builds the tree once and then sets its values in place:
+ * json-c allocates nothing per token (but when a value outgrows its
+ * string), and the text is written into the same buffer each time.  The
+ * optional members -- attributes, roomConfig -- are added for one token and
+ * taken out again before ct_token_mint returns, whatever happened.
+ *
+ *   root  {iss, sub, name, nbf, exp, metadata,
+ *          video: {room, roomJoin, canPublish, canSubscribe, canPublishData}}
+ *   rc    {"agents":[{"agentName":A,"metadata":M}]} and not one key more
+ *   md    {"user_email":E,"session_start":S}, our metadata (no client's)
+ *
+ * The video grant lets the participant join and talk in exactly this room.
+ */
+struct claims {
+	struct json_object *root, *iss, *sub, *name, *nbf, *exp, *meta, *room;
+	struct json_object *rc, *agent, *ameta;
+	struct json_object *md, *md_email, *md_start;
+};
+static _Thread_local struct claims cl;
+
+static void
+claims_free(void)
+{
+	json_object_put(cl.root);
+	json_object_put(cl.rc);
+	json_object_put(cl.md);
+	memset(&cl, 0, sizeof cl);
+}
+
+/* Add a new value of the tree under key; it stays borrowed in *slot. */
+static int
+slot(struct json_object *o, const char *key, struct json_object *v,
+     struct json_object **slot)
+{
+	if (slot)
+		*slot = v;
+	return addobj(o, key, v);
+}
+
+/* The thread's tree, built on first use; 0, or -1 out of memory. */
+static int
+claims_tree(void)
+{
+	struct json_object *video = NULL, *agents = NULL, *a = NULL;
+
+	if (cl.root != NULL)
+		return 0;
+	if ((cl.root = json_object_new_object()) == NULL ||
+	    slot(cl.root, "iss", json_object_new_string(""), &cl.iss) != 0 ||
+	    slot(cl.root, "sub", json_object_new_string(""), &cl.sub) != 0 ||
+	    slot(cl.root, "name", json_object_new_string(""), &cl.name) != 0 ||
+	    slot(cl.root, "nbf", json_object_new_int64(0), &cl.nbf) != 0 ||
+	    slot(cl.root, "exp", json_object_new_int64(0), &cl.exp) != 0 ||
+	    slot(cl.root, "metadata", json_object_new_string(""), &cl.meta) != 0 ||
+	    slot(cl.root, "video", json_object_new_object(), &video) != 0 ||
+	    slot(video, "room", json_object_new_string(""), &cl.room) != 0 ||
+	    slot(video, "roomJoin", json_object_new_boolean(1), NULL) != 0 ||
+	    slot(video, "canPublish", json_object_new_boolean(1), NULL) != 0 ||
+	    slot(video, "canSubscribe", json_object_new_boolean(1), NULL) != 0 ||
+	    slot(video, "canPublishData", json_object_new_boolean(1), NULL) != 0)
+		goto fail;
+	if ((cl.rc = json_object_new_object()) == NULL ||
+	    slot(cl.rc, "agents", json_object_new_array(), &agents) != 0 ||
+	    (a = json_object_new_object()) == NULL ||
+	    slot(a, "agentName", json_object_new_string(""), &cl.agent) != 0 ||
+	    slot(a, "metadata", json_object_new_string(""), &cl.ameta) != 0)
+		goto fail;
+	if (json_object_array_add(agents, a) != 0)
+		goto fail;
+	a = NULL;
+	if ((cl.md = json_object_new_object()) == NULL ||
+	    slot(cl.md, "user_email", json_object_new_string(""), &cl.md_email) != 0 ||
+	    slot(cl.md, "session_start", json_object_new_string(""), &cl.md_start) != 0)
+		goto fail;
+	return 0;
+fail:
+	json_object_put(a);
+	claims_free();
+	return -1;
+}
+
+/* Set a string of the tree; 0, or -1 out of memory. */
+static int
+setstr(struct json_object *o, const char *s)
+{
+	return json_object_set_string(o, s) ? 0 : -1;
+}
+
+/*
+ * Our metadata string {"user_email":E,"session_start":S}, the participant's
+ * and, when the client sent none, the agent's.  It points into the
+ * thread's tree: valid until the next call in this thread.
+ */
+static const char *
+metadata(const char *email, const char *start)
+{
+	if (setstr(cl.md_email, email) != 0 || setstr(cl.md_start, start) != 0)
+		return NULL;
+	return json_object_to_json_string_ext(cl.md, JSON_FLAGS);
+}
+
+/*
+ * The agent's metadata string when the client sent its own (client is
+ * neither NULL nor ""): the client's agent metadata is kept (its members
+ * when it is a JSON object, else the text under "client_metadata"), but
+ * user_email and session_start are always ours.  Owned by the caller.
  */
 static char *
-metadata(const char *email, const char *start, const char *client)
+client_metadata(const char *email, const char *start, const char *client)
 {
 	struct json_object *o = NULL, *cj = NULL;
 	char perr[CT_ERRLEN];
 	const char *s;
 	char *out = NULL;
 
-	if (client != NULL && *client != '\0' &&
-	    ct_json_parse(client, strlen(client), AGENT_META_DEPTH, &cj, perr) == CT_OK &&
+	if (ct_json_parse(client, strlen(client), AGENT_META_DEPTH, &cj, perr) == CT_OK &&
 	    json_object_is_type(cj, json_type_object)) {
 		/* Take the client's object as the base, minus our keys. */
 		o = cj;
@@ -93,9 +195,7 @@ metadata(const char *email, const char *start, const char *client)
 		json_object_object_del(o, "user_email");
 		json_object_object_del(o, "session_start");
 	} else {
-		if ((o = json_object_new_object()) == NULL)
-			goto out;
-		if (client != NULL && *client != '\0' &&
+		if ((o = json_object_new_object()) == NULL ||
 		    addstr(o, "client_metadata", client) != 0)
 			goto out;
 	}
@@ -165,50 +265,6 @@ names(const struct ct_conf *c, int64_t now_us, struct ct_token *t,
 	return CT_OK;
 }
 
-/* The video grant: join and talk in exactly this room, nothing more. */
-static struct json_object *
-video(const char *room)
-{
-	struct json_object *v = json_object_new_object();
-
-	if (v == NULL)
-		return NULL;
-	if (addstr(v, "room", room) != 0 ||
-	    addobj(v, "roomJoin", json_object_new_boolean(1)) != 0 ||
-	    addobj(v, "canPublish", json_object_new_boolean(1)) != 0 ||
-	    addobj(v, "canSubscribe", json_object_new_boolean(1)) != 0 ||
-	    addobj(v, "canPublishData", json_object_new_boolean(1)) != 0) {
-		json_object_put(v);
-		return NULL;
-	}
-	return v;
-}
-
-/* {"agents":[{"agentName":A,"metadata":M}]} and not one key more. */
-static struct json_object *
-roomconfig(const char *agent, const char *meta)
-{
-	struct json_object *rc = NULL, *arr = NULL, *a = NULL;
-
-	if ((rc = json_object_new_object()) == NULL ||
-	    (arr = json_object_new_array()) == NULL ||
-	    (a = json_object_new_object()) == NULL)
-		goto out;
-	if (addstr(a, "agentName", agent) != 0 || addstr(a, "metadata", meta) != 0)
-		goto out;
-	if (json_object_array_add(arr, a) != 0)
-		goto out;
-	a = NULL;
-	if (json_object_object_add(rc, "agents", arr) != 0)
-		goto out;
-	return rc;
-out:
-	json_object_put(a);
-	json_object_put(arr);
-	json_object_put(rc);
-	return NULL;
-}
-
 /*
  * Signing.  libjwt 1.10 re-parses every claim we give it with jansson,
  * dumps it again, base64-encodes with its own coder and looks up HMAC by
@@ -229,8 +285,8 @@ static _Thread_local EVP_MAC *hmac_alg;
 static _Thread_local EVP_MAC_CTX *hmac_ctx;
 static _Thread_local char *hmac_secret;     /* a copy: which key ctx holds */
 
-void
-ct_token_thread_done(void)
+static void
+hmac_free(void)
 {
 	EVP_MAC_CTX_free(hmac_ctx);
 	EVP_MAC_free(hmac_alg);
@@ -243,6 +299,13 @@ ct_token_thread_done(void)
 	hmac_secret = NULL;
 }
 
+void
+ct_token_thread_done(void)
+{
+	hmac_free();
+	claims_free();
+}
+
 /* The thread's HMAC context for secret, ready for EVP_MAC_update. */
 static EVP_MAC_CTX *
 hmac_for(const char *secret)
@@ -252,19 +315,19 @@ hmac_for(const char *secret)
 
 	if (hmac_ctx && strcmp(hmac_secret, secret) == 0)
 		return EVP_MAC_init(hmac_ctx, NULL, 0, NULL) == 1 ? hmac_ctx : NULL;
-	ct_token_thread_done();
+	hmac_free();
 	if ((copy = strdup(secret)) == NULL ||
 	    (hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
 	    (hmac_ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL) {
 		free(copy);
-		ct_token_thread_done();
+		hmac_free();
 		return NULL;
 	}
 	hmac_secret = copy;
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if (EVP_MAC_init(hmac_ctx, (const unsigned char *)secret, strlen(secret), params) != 1) {
-		ct_token_thread_done();
+		hmac_free();
 		return NULL;
 	}
 	return hmac_ctx;
@@ -281,11 +344,11 @@ b64url(char *out, const void *in, size_t n)
 	while (len > 0 && out[len - 1] == '=')
 		len--;
 	out[len] = '\0';
-	for (i = 0; i < (size_t)len; i++)
-		if (out[i] == '+')
-			out[i] = '-';
-		else if (out[i] == '/')
-			out[i] = '_';
+	for (i = 0; i < (size_t)len; i++) {
+		char ch = out[i];       /* a select, not a branch: vectorisable */
+
+		out[i] = ch == '+' ? '-' : ch == '/' ? '_' : ch;
+	}
 	return (size_t)len;
 }
 
@@ -328,10 +391,10 @@ int
 ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
               int64_t now_us, struct ct_token *t, char *err)
 {
-	struct json_object *obj = NULL, *at = NULL;
+	struct json_object *at = NULL;
 	char start[CT_TIMELEN];
-	char *pmeta = NULL, *ameta = NULL;
-	const char *claims;
+	char *cmeta = NULL;
+	const char *pmeta, *claims;
 	const char *email = rq->email ? rq->email : "";
 	int rc;
 
@@ -349,28 +412,33 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 
 	ct_time_format_ms(now_us, start);
 	rc = CT_ERR_NOMEM;
-	if ((pmeta = metadata(email, start, NULL)) == NULL)
+	if (claims_tree() != 0 || (pmeta = metadata(email, start)) == NULL)
 		goto out;
-	if ((obj = json_object_new_object()) == NULL ||
-	    addstr(obj, "iss", c->livekit_api_key) != 0 ||
-	    addstr(obj, "sub", t->identity) != 0 ||
-	    addstr(obj, "name", t->name) != 0 ||
-	    addobj(obj, "nbf", json_object_new_int64(now_us / 1000000)) != 0 ||
-	    addobj(obj, "exp", json_object_new_int64(now_us / 1000000 + c->token_ttl)) != 0 ||
-	    addstr(obj, "metadata", pmeta) != 0 ||
-	    addobj(obj, "video", video(t->room)) != 0)
+	if (setstr(cl.iss, c->livekit_api_key) != 0 ||
+	    setstr(cl.sub, t->identity) != 0 ||
+	    setstr(cl.name, t->name) != 0 ||
+	    !json_object_set_int64(cl.nbf, now_us / 1000000) ||
+	    !json_object_set_int64(cl.exp, now_us / 1000000 + c->token_ttl) ||
+	    setstr(cl.meta, pmeta) != 0 ||
+	    setstr(cl.room, t->room) != 0)
 		goto out;
 	if (at != NULL) {
-		if (json_object_object_add(obj, "attributes", at) != 0)
+		if (json_object_object_add(cl.root, "attributes", at) != 0)
 			goto out;
 		at = NULL;
 	}
 	if (rq->agent && *rq->agent) {
-		if ((ameta = metadata(email, start, rq->agent_metadata)) == NULL ||
-		    addobj(obj, "roomConfig", roomconfig(rq->agent, ameta)) != 0)
+		/* The agent's metadata is ours (the same text as the
+		 * participant's) unless the client sent its own. */
+		if (rq->agent_metadata && *rq->agent_metadata &&
+		    (cmeta = client_metadata(email, start, rq->agent_metadata)) == NULL)
+			goto out;
+		if (setstr(cl.agent, rq->agent) != 0 ||
+		    setstr(cl.ameta, cmeta ? cmeta : pmeta) != 0 ||
+		    addobj(cl.root, "roomConfig", json_object_get(cl.rc)) != 0)
 			goto out;
 	}
-	if ((claims = json_object_to_json_string_ext(obj, JSON_FLAGS)) == NULL)
+	if ((claims = json_object_to_json_string_ext(cl.root, JSON_FLAGS)) == NULL)
 		goto out;
 	rc = sign(c->livekit_api_secret, claims, &t->jwt, err);
 out:
@@ -378,10 +446,13 @@ out:
 		ct_seterr(err, rc, "token: out of memory building the claims");
 	if (rc != CT_OK)
 		ct_token_free(t);
-	free(pmeta);
-	free(ameta);
+	if (cl.root != NULL) {
+		/* The tree again as every token starts from it. */
+		json_object_object_del(cl.root, "attributes");
+		json_object_object_del(cl.root, "roomConfig");
+	}
+	free(cmeta);
 	json_object_put(at);
-	json_object_put(obj);
 	return rc;
 }
 

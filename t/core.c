@@ -61,7 +61,7 @@ main(void)
 	struct stat st;
 	int64_t us;
 
-	plan((int)n + 34);
+	plan((int)n + 42);
 	for (i = 0; i < n; i++) {
 		int rc = ct_time_parse(times[i].in, &us);
 		if (times[i].us == -1)
@@ -74,6 +74,10 @@ main(void)
 	is_str("2025-10-29T18:04:05.123Z", ts, "format with milliseconds, truncated");
 	ct_time_format_ms(-500000LL, ts);
 	is_str("1969-12-31T23:59:59.500Z", ts, "format before the epoch");
+	ct_time_format_ms(-62135596800LL * 1000000 + 7000, ts);
+	is_str("0001-01-01T00:00:00.007Z", ts, "format pads every field");
+	ct_time_format_ms(253402300800LL * 1000000, ts);
+	is_str("10000-01-01T00:00:00.000Z", ts, "a fifth year digit is written, not cut");
 	ct_time_day(1761781445000000LL - 1, day);
 	is_str("2025-10-29", day, "day of 23:44 UTC");
 	ct_time_parse("2025-10-30T01:30:00+02:00", &us);
@@ -120,6 +124,18 @@ main(void)
 	is_int(CT_ERR_TOOBIG, ct_buf_adds(&buf, "9"), "one byte over is refused");
 	is_int(8, (long long)buf.len, "nothing appended on refusal");
 	is_int(CT_ERR_TOOBIG, ct_buf_printf(&buf, "%d", 1), "printf honours the cap");
+	is_str("12345678", buf.p, "a refused printf leaves the text as it was");
+	ct_buf_free(&buf);
+	/* printf formats into the free space, and again after growing when
+	 * the text does not fit; addu writes decimal. */
+	ct_buf_init(&buf, 0);
+	is_int(CT_OK, ct_buf_printf(&buf, "%s=%d;", "a", 1), "printf into an empty buffer");
+	is_int(CT_OK, ct_buf_printf(&buf, "%300s", "x"), "printf past the free space grows");
+	is_int(CT_OK, ct_buf_addu(&buf, 18446744073709551615ULL), "addu");
+	is_int(CT_OK, ct_buf_addu(&buf, 0), "addu of 0");
+	ok(buf.len == 4 + 300 + 20 + 1 && strncmp(buf.p, "a=1;   ", 7) == 0 && buf.p[303] == 'x' &&
+	   strcmp(buf.p + 304, "184467440737095516150") == 0 && buf.p[buf.len] == '\0',
+	   "printf and addu append exactly their text");
 	ct_buf_free(&buf);
 
 	/* strict JSON */

@@ -190,6 +190,11 @@ n=0
 for w in $(workers); do n=$((n + $(lines_of "$w"))); done
 ok "$([ "$n" -gt 0 ] && [ "$(lines_of "$SUP")" -eq 0 ]; echo $?)" \
 	"request lines carry the answering worker's pid ($n from the live workers)"
+# A loop holds its lines while it works and writes them before it sleeps:
+# a lone request's line is in the log at once, not with the next one.
+code=$(post /api/token '{"user_email":"quiet.caller@lone.example"}')
+wait_for 2 grep -q "status=200 .*email=q\*\*\*@lone.example" "$T/token.log"
+ok $? "a lone request's line is written when its loop goes idle ($code)"
 
 # ---- a peer that breaks FastCGI is cut off; nobody else notices -------------
 # Straight to the socket: a record of version 9, then a connection that

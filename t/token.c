@@ -284,6 +284,46 @@ variants(void)
 	free(big);
 }
 
+/*
+ * ct_token_mint keeps the claims tree per thread and only sets its values:
+ * nothing of one token may show in the next one -- not the optional
+ * members, not a longer value, not what a refused mint had added.
+ */
+static void
+reuse(void)
+{
+	struct ct_token_req rq = { 0 };
+	struct json_object *c, *at, *md;
+	struct ct_token t;
+	char err[CT_ERRLEN];
+
+	at = json_tokener_parse("{\"plan\":\"pro\"}");
+	rq = (struct ct_token_req){ .email = "a.very.long.address.indeed@example-company.com",
+	        .name = "Someone With A Long Name", .agent = "sales-agent", .attributes = at };
+	is_int(CT_OK, ct_token_mint(&conf, &rq, NOW_US, &t, err), "reuse: a mint with everything");
+	ct_token_free(&t);
+	json_object_put(at);
+	at = json_tokener_parse("{\"n\":5}");
+	rq = (struct ct_token_req){ .email = "x@y.co", .agent = "sales-agent", .attributes = at };
+	is_int(CT_ERR_INPUT, ct_token_mint(&conf, &rq, NOW_US, &t, err), "reuse: a refused mint");
+	json_object_put(at);
+
+	rq = (struct ct_token_req){ .email = "b@c.io" };
+	is_int(CT_OK, ct_token_mint(&conf, &rq, NOW_US + 5000000, &t, err), "reuse: a plain mint after them");
+	c = claims(t.jwt, SECRET);
+	ok(keys(c, "exp,iss,metadata,name,nbf,sub,video"),
+	   "reuse: no attributes or roomConfig left from the mints before");
+	is_str(conf.display_name, str(c, "name"), "reuse: the name is this token's");
+	is_int(NOW_US / 1000000 + 5, json_object_get_int64(json_object_object_get(c, "nbf")),
+	       "reuse: nbf is this token's");
+	md = json_tokener_parse(str(c, "metadata"));
+	is_str("b@c.io", str(md, "user_email"), "reuse: a shorter email replaces a longer one whole");
+	json_object_put(md);
+	is_str(t.room, str(json_object_object_get(c, "video"), "room"), "reuse: the video room is this token's");
+	json_object_put(c);
+	ct_token_free(&t);
+}
+
 static void
 unique(void)
 {
@@ -315,10 +355,11 @@ unique(void)
 int
 main(void)
 {
-	plan(51);
+	plan(59);
 	setup();
 	full_token();
 	variants();
+	reuse();
 	unique();
 	return done();
 }
