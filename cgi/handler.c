@@ -387,12 +387,12 @@ success(struct ct_handler *h, const struct ct_token *t, const char *origin)
 	h->status = 200;
 	h->code = NULL;
 	if (ok_tree(h) != 0 ||
-	    !json_object_set_string(h->ok_url, url) ||
-	    !json_object_set_string(h->ok_room, t->room) ||
-	    !json_object_set_string(h->ok_name, t->name) ||
-	    !json_object_set_string(h->ok_tok, t->jwt) ||
-	    !json_object_set_string(h->ok_url2, url) ||
-	    !json_object_set_string(h->ok_tok2, t->jwt)) {
+	    ct_json_set_str(h->ok, "serverUrl", &h->ok_url, url) != 0 ||
+	    ct_json_set_str(h->ok, "roomName", &h->ok_room, t->room) != 0 ||
+	    ct_json_set_str(h->ok, "participantName", &h->ok_name, t->name) != 0 ||
+	    ct_json_set_str(h->ok, "participantToken", &h->ok_tok, t->jwt) != 0 ||
+	    ct_json_set_str(h->ok, "server_url", &h->ok_url2, url) != 0 ||
+	    ct_json_set_str(h->ok, "participant_token", &h->ok_tok2, t->jwt) != 0) {
 		fallback(h);
 		return;
 	}

@@ -223,6 +223,15 @@ int ct_json_parse(const char *buf, size_t len, int maxdepth,
 /* The string member key of obj, or NULL when absent or not a string. */
 const char *ct_json_str(struct json_object *obj, const char *key);
 
+/*
+ * Set the string member key of obj, whose value *v is, to s: in place
+ * (json_object_set_string) when s is not empty; "" is a new string in the
+ * member's place, and *v is updated.  json-c 0.16 leaks a string's heap
+ * buffer when it is set to "" in place.  0, or -1 out of memory.
+ */
+int ct_json_set_str(struct json_object *obj, const char *key,
+                    struct json_object **v, const char *s);
+
 /* ---- files (fsutil.c) ---------------------------------------------- */
 
 /* write(2) all of buf, retrying short writes and EINTR. */

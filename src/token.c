@@ -86,8 +86,9 @@ addobj(struct json_object *o, const char *key, struct json_object *v)
  * The video grant lets the participant join and talk in exactly this room.
  */
 struct claims {
-	struct json_object *root, *iss, *sub, *name, *nbf, *exp, *meta, *room;
-	struct json_object *rc, *agent, *ameta;
+	struct json_object *root, *iss, *sub, *name, *nbf, *exp, *meta;
+	struct json_object *video, *room;
+	struct json_object *rc, *a0, *agent, *ameta;
 	struct json_object *md, *md_email, *md_start;
 };
 static _Thread_local struct claims cl;
@@ -115,7 +116,7 @@ slot(struct json_object *o, const char *key, struct json_object *v,
 static int
 claims_tree(void)
 {
-	struct json_object *video = NULL, *agents = NULL, *a = NULL;
+	struct json_object *agents = NULL, *a = NULL;
 
 	if (cl.root != NULL)
 		return 0;
@@ -126,12 +127,12 @@ claims_tree(void)
 	    slot(cl.root, "nbf", json_object_new_int64(0), &cl.nbf) != 0 ||
 	    slot(cl.root, "exp", json_object_new_int64(0), &cl.exp) != 0 ||
 	    slot(cl.root, "metadata", json_object_new_string(""), &cl.meta) != 0 ||
-	    slot(cl.root, "video", json_object_new_object(), &video) != 0 ||
-	    slot(video, "room", json_object_new_string(""), &cl.room) != 0 ||
-	    slot(video, "roomJoin", json_object_new_boolean(1), NULL) != 0 ||
-	    slot(video, "canPublish", json_object_new_boolean(1), NULL) != 0 ||
-	    slot(video, "canSubscribe", json_object_new_boolean(1), NULL) != 0 ||
-	    slot(video, "canPublishData", json_object_new_boolean(1), NULL) != 0)
+	    slot(cl.root, "video", json_object_new_object(), &cl.video) != 0 ||
+	    slot(cl.video, "room", json_object_new_string(""), &cl.room) != 0 ||
+	    slot(cl.video, "roomJoin", json_object_new_boolean(1), NULL) != 0 ||
+	    slot(cl.video, "canPublish", json_object_new_boolean(1), NULL) != 0 ||
+	    slot(cl.video, "canSubscribe", json_object_new_boolean(1), NULL) != 0 ||
+	    slot(cl.video, "canPublishData", json_object_new_boolean(1), NULL) != 0)
 		goto fail;
 	if ((cl.rc = json_object_new_object()) == NULL ||
 	    slot(cl.rc, "agents", json_object_new_array(), &agents) != 0 ||
@@ -141,6 +142,7 @@ claims_tree(void)
 		goto fail;
 	if (json_object_array_add(agents, a) != 0)
 		goto fail;
+	cl.a0 = a;
 	a = NULL;
 	if ((cl.md = json_object_new_object()) == NULL ||
 	    slot(cl.md, "user_email", json_object_new_string(""), &cl.md_email) != 0 ||
@@ -153,13 +155,6 @@ fail:
 	return -1;
 }
 
-/* Set a string of the tree; 0, or -1 out of memory. */
-static int
-setstr(struct json_object *o, const char *s)
-{
-	return json_object_set_string(o, s) ? 0 : -1;
-}
-
 /*
  * Our metadata string {"user_email":E,"session_start":S}, the participant's
  * and, when the client sent none, the agent's.  It points into the
@@ -168,7 +163,8 @@ setstr(struct json_object *o, const char *s)
 static const char *
 metadata(const char *email, const char *start)
 {
-	if (setstr(cl.md_email, email) != 0 || setstr(cl.md_start, start) != 0)
+	if (ct_json_set_str(cl.md, "user_email", &cl.md_email, email) != 0 ||
+	    ct_json_set_str(cl.md, "session_start", &cl.md_start, start) != 0)
 		return NULL;
 	return json_object_to_json_string_ext(cl.md, JSON_FLAGS);
 }
@@ -414,13 +410,13 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 	rc = CT_ERR_NOMEM;
 	if (claims_tree() != 0 || (pmeta = metadata(email, start)) == NULL)
 		goto out;
-	if (setstr(cl.iss, c->livekit_api_key) != 0 ||
-	    setstr(cl.sub, t->identity) != 0 ||
-	    setstr(cl.name, t->name) != 0 ||
+	if (ct_json_set_str(cl.root, "iss", &cl.iss, c->livekit_api_key) != 0 ||
+	    ct_json_set_str(cl.root, "sub", &cl.sub, t->identity) != 0 ||
+	    ct_json_set_str(cl.root, "name", &cl.name, t->name) != 0 ||
 	    !json_object_set_int64(cl.nbf, now_us / 1000000) ||
 	    !json_object_set_int64(cl.exp, now_us / 1000000 + c->token_ttl) ||
-	    setstr(cl.meta, pmeta) != 0 ||
-	    setstr(cl.room, t->room) != 0)
+	    ct_json_set_str(cl.root, "metadata", &cl.meta, pmeta) != 0 ||
+	    ct_json_set_str(cl.video, "room", &cl.room, t->room) != 0)
 		goto out;
 	if (at != NULL) {
 		if (json_object_object_add(cl.root, "attributes", at) != 0)
@@ -433,8 +429,8 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 		if (rq->agent_metadata && *rq->agent_metadata &&
 		    (cmeta = client_metadata(email, start, rq->agent_metadata)) == NULL)
 			goto out;
-		if (setstr(cl.agent, rq->agent) != 0 ||
-		    setstr(cl.ameta, cmeta ? cmeta : pmeta) != 0 ||
+		if (ct_json_set_str(cl.a0, "agentName", &cl.agent, rq->agent) != 0 ||
+		    ct_json_set_str(cl.a0, "metadata", &cl.ameta, cmeta ? cmeta : pmeta) != 0 ||
 		    addobj(cl.root, "roomConfig", json_object_get(cl.rc)) != 0)
 			goto out;
 	}
