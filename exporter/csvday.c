@@ -23,20 +23,12 @@
  * Exit: 0 done; 64 usage; 74 local I/O (spool or csv_dir unreadable or
  * unwritable, target refusing); 75 target temporarily failing; 78 config.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
-#include "ct_csv.h"
-#include "ct_record.h"
+#include "csvread.h"
 #include "ct_target.h"
 #include "export.h"
 
@@ -45,396 +37,10 @@
 #define EX_TEMPFAIL 75
 #define EX_CONFIG   78
 
-/* Messages about single records stop after this many; the summary
- * still counts them all. */
-#define REPORT_MAX  20
 /* Unsafe rows named in the summary line. */
 #define UNSAFE_IDS  10
 /* A gzipped record is never much larger than the record. */
 #define GZ_MAX      (CT_RECORD_MAX + 64 * 1024)
-
-/* Threads reading sent/DAY/ at once.  Most of a record's cost is the
- * kernel's (openat + read + close) and json-c's, both of which scale with
- * the cores. */
-#define SHARES_MAX  4
-/* Names a thread takes from the shared directory stream at once: one lock
- * per CHUNK files, and CHUNK * NAME_MAX bytes of buffer per thread. */
-#define CHUNK       256
-/* Records per thread whose disk reads may be in flight at once (each an
- * open file: SHARES_MAX * PEND_MAX descriptors at most). */
-#define PEND_MAX    64
-
-struct run {
-	struct ct_conf *c;
-	char day[11];
-	pthread_mutex_t lock;      /* guards reported, and the fields below */
-	size_t reported;
-	struct ct_buf unsafe;      /* " id id ..." for the summary */
-	size_t nunsafe;
-	/* SPOOL/sent/DAY, read once by all threads together (one getdents
-	 * pass over the directory, however many threads): */
-	DIR *dir;
-	int dir_errno;             /* readdir failed: errno */
-	int stop;                  /* the directory is done, or a share failed */
-	/* The day's one aggregation, shared by the threads.  Every thread
-	 * sees nearly every caller, so one table each would cost memory
-	 * per caller per thread; adding a parsed call is cheap next to
-	 * reading and parsing it, so the lock is seldom contended. */
-	pthread_mutex_t agglock;
-	struct ct_csv_day *agg;
-};
-
-/* One thread's share of the day: its read buffers and counts, added to
- * share 0's when every share is done. */
-struct share {
-	struct run *run;
-	const char *dir;           /* SPOOL/sent/DAY */
-	char *rec;                 /* reused read buffer, CT_RECORD_MAX + 1 */
-	char (*names)[NAME_MAX + 1];  /* CHUNK names taken from run->dir */
-	int noatime;               /* still try O_NOATIME */
-	int nowait;                /* still try RWF_NOWAIT */
-	struct { int fd; size_t name; } pend[PEND_MAX];
-	size_t npend;              /* records opened, their reads under way */
-	size_t unreadable;         /* failed to read or ct_record_parse */
-	size_t otherday;           /* end_time not on day */
-	int rc;
-	char err[CT_ERRLEN];
-	pthread_t th;
-	int started;
-};
-
-static void report(struct run *r, const char *what, const char *why)
-{
-	size_t n;
-
-	pthread_mutex_lock(&r->lock);
-	n = r->reported++;
-	pthread_mutex_unlock(&r->lock);
-	if (n < REPORT_MAX)
-		ct_log("csv %s: skipped %s: %s", r->day, what, why);
-	else if (n == REPORT_MAX)
-		ct_log("csv %s: more records skipped; the summary counts them",
-		       r->day);
-}
-
-/* Fold one record's bytes into the share's aggregation.  Only an
- * allocation failure is an error: a bad record is reported and counted. */
-static int take(struct share *sh, const char *name, const char *buf, size_t len)
-{
-	struct ct_record rec;
-	enum ct_csv_skip skip;
-	char err[CT_ERRLEN];
-	int rc;
-
-	if ((rc = ct_record_parse(buf, len, &rec, err)) != CT_OK) {
-		ct_record_free(&rec);
-		if (rc == CT_ERR_NOMEM)
-			return rc;
-		sh->unreadable++;
-		report(sh->run, name, err);
-		return CT_OK;
-	}
-	if (strcmp(rec.day, sh->run->day) != 0) {
-		sh->otherday++;
-		report(sh->run, name, "end_time is on another day");
-		rc = CT_OK;
-		goto out;
-	}
-	pthread_mutex_lock(&sh->run->agglock);
-	rc = ct_csv_day_add(sh->run->agg, rec.email, rec.session_id, rec.end_us,
-	                    rec.tier, &skip);
-	pthread_mutex_unlock(&sh->run->agglock);
-out:
-	ct_record_free(&rec);
-	return rc;
-}
-
-/* Open name in dfd for reading.  CT_ERR_INPUT when it is not a file we
- * may read as a record (a symlink).
- *
- * O_NOATIME: the exporter only reads sent/, and under relatime the first
- * read of each freshly moved record would otherwise dirty its inode — a
- * journalled inode write per record, for an access time nobody uses.  The
- * kernel allows it only to the file's owner (EPERM otherwise), so on
- * EPERM the share stops asking and opens as before. */
-static int openrec(struct share *sh, int dfd, const char *name, int *fd,
-                   char *err)
-{
-	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-
-#ifdef O_NOATIME
-	if (sh->noatime) {
-		*fd = openat(dfd, name, flags | O_NOATIME);
-		if (*fd < 0 && errno == EPERM) {
-			sh->noatime = 0;
-			*fd = openat(dfd, name, flags);
-		}
-	} else
-#endif
-		*fd = openat(dfd, name, flags);
-	if (*fd < 0)
-		return ct_seterr(err, errno == ELOOP ? CT_ERR_INPUT : CT_ERR_IO,
-		                 "open failed: %s", strerror(errno));
-	return CT_OK;
-}
-
-/* Read the rest of fd (got bytes already in sh->rec) into sh->rec, at most
- * CT_RECORD_MAX bytes; *len is the record's size.  CT_ERR_INPUT when it
- * is not a record (too big, a directory). */
-static int readrest(struct share *sh, int fd, size_t got, size_t *len,
-                    char *err)
-{
-	ssize_t n;
-	size_t want;
-
-	/* Read one byte past the cap: that is how "too big" shows.  A short
-	 * read of a regular file is its end, which saves a read per record. */
-	while (got <= CT_RECORD_MAX) {
-		want = CT_RECORD_MAX + 1 - got;
-		n = read(fd, sh->rec + got, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ct_seterr(err, errno == EISDIR ? CT_ERR_INPUT : CT_ERR_IO,
-			                 "read failed: %s", strerror(errno));
-		got += (size_t)n;
-		if ((size_t)n < want)
-			break;
-	}
-	if (got > CT_RECORD_MAX)
-		return ct_seterr(err, CT_ERR_INPUT, "larger than %d bytes",
-		                 CT_RECORD_MAX);
-	*len = got;
-	return CT_OK;
-}
-
-/* Fold the outcome of reading one record (rc, and sh->rec[0..len) when
- * CT_OK) into the share: a record that is not one is reported and
- * counted; only an I/O or allocation failure stops the share. */
-static int fold(struct share *sh, const char *name, int rc, size_t len,
-                const char *why)
-{
-	if (rc == CT_ERR_INPUT) {
-		sh->unreadable++;
-		report(sh->run, name, why);
-		return CT_OK;
-	}
-	if (rc == CT_OK)
-		rc = take(sh, name, sh->rec, len);
-	else
-		ct_seterr(sh->err, rc, "\"%s/%s\": %s", sh->dir, name, why);
-	if (rc == CT_ERR_NOMEM)
-		ct_seterr(sh->err, rc, "out of memory");
-	return rc;
-}
-
-/* Read and fold the pending records: their reads were started by
- * POSIX_FADV_WILLNEED, so these mostly wait for I/O already under way. */
-static int flushpending(struct share *sh)
-{
-	int rc = CT_OK;
-
-	for (size_t i = 0; i < sh->npend; i++) {
-		char why[CT_ERRLEN];
-		size_t len = 0;
-		int r;
-
-		if (rc == CT_OK) {
-			r = readrest(sh, sh->pend[i].fd, 0, &len, why);
-			rc = fold(sh, sh->names[sh->pend[i].name], r, len, why);
-		}
-		close(sh->pend[i].fd);
-	}
-	sh->npend = 0;
-	return rc;
-}
-
-/* Read one record, name in dfd, and fold it in; or, when its bytes are
- * not in the page cache, start reading them and leave it pending.
- *
- * A record nobody has read for a while is often no longer cached: one
- * blocking read after another would then wait for one disk read at a
- * time.  So the first read is RWF_NOWAIT: it copies what is cached and
- * returns EAGAIN instead of waiting.  On EAGAIN, POSIX_FADV_WILLNEED
- * queues the read and the file is kept open in sh->pend, so up to
- * PEND_MAX disk reads per thread are in flight at once.  A cached record
- * costs the same three system calls as before (openat, preadv2, close).
- *
- * A NOWAIT read may also stop early, where the cached part ends; that is
- * always at a block boundary (a multiple of 512 bytes), so only such a
- * short count is not taken as the end of the file. */
-static int readone(struct share *sh, int dfd, size_t idx)
-{
-	const char *name = sh->names[idx];
-	char why[CT_ERRLEN];
-	size_t len = 0, got = 0;
-	int fd, rc;
-
-	if ((rc = openrec(sh, dfd, name, &fd, why)) != CT_OK)
-		return fold(sh, name, rc, 0, why);
-#ifdef RWF_NOWAIT
-	while (sh->nowait) {
-		struct iovec iov = { sh->rec, CT_RECORD_MAX + 1 };
-		ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-			sh->pend[sh->npend].fd = fd;
-			sh->pend[sh->npend].name = idx;
-			if (++sh->npend == PEND_MAX)
-				return flushpending(sh);
-			return CT_OK;
-		}
-		if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS ||
-		              errno == EINVAL)) {
-			sh->nowait = 0;   /* an old kernel: plain reads from here */
-			break;
-		}
-		if (n < 0) {
-			rc = ct_seterr(why, errno == EISDIR ? CT_ERR_INPUT : CT_ERR_IO,
-			               "read failed: %s", strerror(errno));
-			goto out;
-		}
-		got = (size_t)n;
-		/* Short, and not at a block boundary: the end of the file. */
-		if (got <= CT_RECORD_MAX && got % 512 != 0) {
-			len = got;
-			goto out;
-		}
-		break;
-	}
-#endif
-	rc = readrest(sh, fd, got, &len, why);
-out:
-	close(fd);
-	return fold(sh, name, rc, len, why);
-}
-
-/* Take up to CHUNK record names from the shared directory stream into
- * sh->names; 0 when the directory is done (or another share failed).
- * ".", ".." and temporaries are not records.  Which thread reads which
- * file does not matter: the aggregation is the same in any order. */
-static size_t takenames(struct share *sh)
-{
-	struct run *r = sh->run;
-	struct dirent *de;
-	size_t n = 0, len;
-
-	pthread_mutex_lock(&r->lock);
-	while (!r->stop && n < CHUNK) {
-		errno = 0;
-		if ((de = readdir(r->dir)) == NULL) {
-			r->dir_errno = errno;
-			r->stop = 1;
-			break;
-		}
-		if (de->d_name[0] == '.' ||
-		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
-			continue;
-		len = strlen(de->d_name);
-		if (len > NAME_MAX)
-			continue;   /* no file system gives one; never a record */
-		memcpy(sh->names[n++], de->d_name, len + 1);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return n;
-}
-
-/* Stop every share: this one failed. */
-static void *failshare(struct share *sh, int rc)
-{
-	for (size_t i = 0; i < sh->npend; i++)
-		close(sh->pend[i].fd);
-	sh->npend = 0;
-	sh->rc = rc;
-	pthread_mutex_lock(&sh->run->lock);
-	sh->run->stop = 1;
-	pthread_mutex_unlock(&sh->run->lock);
-	return NULL;
-}
-
-/* Read records of sh->dir until the shared stream is done: a chunk of
- * names, then one open + read per record into the reused buffer. */
-static void *readshare(void *arg)
-{
-	struct share *sh = arg;
-	int dfd = dirfd(sh->run->dir);
-	size_t n;
-	int rc;
-
-	sh->rc = CT_OK;
-	while ((n = takenames(sh)) > 0) {
-		for (size_t i = 0; i < n; i++)
-			if ((rc = readone(sh, dfd, i)) != CT_OK)
-				return failshare(sh, rc);
-		/* The names of the pending records are in this chunk. */
-		if ((rc = flushpending(sh)) != CT_OK)
-			return failshare(sh, rc);
-	}
-	return NULL;
-}
-
-/* How many shares: one per CPU, at most SHARES_MAX; CT_CSV_THREADS
- * overrides (tests, or a host where the exporter should stay small). */
-static unsigned nshares(void)
-{
-	const char *e = getenv("CT_CSV_THREADS");
-	long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : n > SHARES_MAX ? SHARES_MAX : (unsigned)n;
-}
-
-/* SPOOL/sent/DAY/, read by parallel threads from one directory stream,
- * then merged into sh[0].  Absent is an empty day; an unreadable spool is
- * not. */
-static int from_spool(struct run *r, struct share *sh, unsigned n, char *err)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-	int rc = CT_OK;
-
-	errno = 0;
-	if (stat(r->c->spool_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return ct_seterr(err, CT_ERR_IO, "spool \"%s\" cannot be read: %s",
-		                 r->c->spool_dir,
-		                 errno ? strerror(errno) : "not a directory");
-	if (snprintf(dir, sizeof(dir), "%s/sent/%s", r->c->spool_dir, r->day) >=
-	    (int)sizeof(dir))
-		return ct_seterr(err, CT_ERR_IO, "spool_dir: path too long");
-	/* The directory vanishing (a prune of an old day) is an empty day. */
-	if ((r->dir = opendir(dir)) == NULL)
-		return errno == ENOENT ? CT_OK
-		       : ct_seterr(err, CT_ERR_IO, "opendir \"%s\" failed: %s",
-		                   dir, strerror(errno));
-	for (unsigned i = 0; i < n; i++)
-		sh[i].dir = dir;
-	/* A thread that cannot start leaves its part to the others: this
-	 * thread reads until the directory is done, so nothing is left. */
-	for (unsigned i = 1; i < n; i++)
-		sh[i].started = pthread_create(&sh[i].th, NULL, readshare, &sh[i]) == 0;
-	readshare(&sh[0]);
-	for (unsigned i = 1; i < n; i++)
-		if (sh[i].started)
-			pthread_join(sh[i].th, NULL);
-	for (unsigned i = 0; i < n; i++) {
-		if (sh[i].rc != CT_OK && rc == CT_OK) {
-			rc = sh[i].rc;
-			snprintf(err, CT_ERRLEN, "%s", sh[i].err);
-		}
-	}
-	if (rc == CT_OK && r->dir_errno != 0)
-		rc = ct_seterr(err, CT_ERR_IO, "readdir \"%s\" failed: %s", dir,
-		               strerror(r->dir_errno));
-	for (unsigned i = 1; i < n; i++) {
-		sh[0].unreadable += sh[i].unreadable;
-		sh[0].otherday += sh[i].otherday;
-	}
-	closedir(r->dir);
-	r->dir = NULL;
-	return rc;
-}
 
 /* ct_target_list callback: keep the keys of the day's objects (only the
  * partition's own *.json.gz, not anything deeper). */
@@ -483,7 +89,7 @@ static int from_target(struct run *r, struct share *sh, struct ct_target *t,
 			rc = ct_gz_decompress(gz.p, gz.len, CT_RECORD_MAX, &raw, why);
 		if (rc == CT_ERR_NOTFOUND || rc == CT_ERR_INPUT || rc == CT_ERR_TOOBIG) {
 			sh->unreadable++;
-			report(r, key, why);
+			csv_report(r, key, why);
 			rc = CT_OK;
 			continue;
 		}
@@ -491,11 +97,13 @@ static int from_target(struct run *r, struct share *sh, struct ct_target *t,
 			ct_seterr(err, rc, "%s", why);
 			goto out;
 		}
-		if ((rc = take(sh, key, raw.p ? raw.p : "", raw.len)) != CT_OK) {
+		if ((rc = csv_take(sh, key, raw.p ? raw.p : "", raw.len)) != CT_OK) {
 			ct_seterr(err, rc, "out of memory");
 			goto out;
 		}
 	}
+	if ((rc = csv_flush(sh)) != CT_OK)
+		ct_seterr(err, rc, "out of memory");
 out:
 	ct_buf_free(&keys);
 	ct_buf_free(&gz);
@@ -640,7 +248,7 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 		}
 	}
 	if (strcmp(source, "spool") == 0)
-		nsh = nshares();
+		nsh = csv_nshares();
 	if (ct_csv_day_new(&r.agg) != CT_OK) {
 		snprintf(err, sizeof(err), "out of memory");
 		ex = EX_IOERR;
@@ -651,7 +259,9 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 		sh[i].noatime = 1;
 		sh[i].nowait = 1;
 		if ((sh[i].rec = malloc(CT_RECORD_MAX + 1)) == NULL ||
-		    (sh[i].names = malloc(CHUNK * sizeof(*sh[i].names))) == NULL) {
+		    (sh[i].names = malloc(CHUNK * sizeof(*sh[i].names))) == NULL ||
+		    (sh[i].batch = malloc(BATCH * sizeof(*sh[i].batch))) == NULL ||
+		    (sh[i].tiers = malloc(TIERBUF)) == NULL) {
 			snprintf(err, sizeof(err), "out of memory");
 			ex = EX_IOERR;
 			goto fail;
@@ -659,7 +269,7 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	}
 
 	rc = strcmp(source, "target") == 0 ? from_target(&r, &sh[0], t, err)
-	                                   : from_spool(&r, sh, nsh, err);
+	                                   : csv_from_spool(&r, sh, nsh, err);
 	if (rc == CT_OK)
 		rc = ct_csv_day_render(r.agg, &out, on_unsafe, &r, &st);
 	if (rc != CT_OK) {
@@ -711,6 +321,8 @@ out:
 	for (unsigned i = 0; i < SHARES_MAX; i++) {
 		free(sh[i].rec);
 		free(sh[i].names);
+		free(sh[i].batch);
+		free(sh[i].tiers);
 	}
 	pthread_mutex_destroy(&r.lock);
 	pthread_mutex_destroy(&r.agglock);

@@ -23,19 +23,29 @@
 #include "ct_csv.h"
 #include "ct_record.h"
 
+/* The fields an added call reads and writes first, so that a repeat
+ * caller's update touches one cache line of its entry. */
 struct ent {
+	int64_t end_us;
+	size_t count;
 	char *tier;                          /* winning call's tier (tbuf), or NULL */
 	char *tbuf;                          /* tier storage, reused while it fits */
 	size_t tcap;                         /* bytes at tbuf */
-	size_t hash;                         /* hash(email) */
-	int64_t end_us;
-	size_t count;
 	char email[CT_CSV_EMAIL_MAX + 1];
 	char sid[CT_SESSION_ID_MAX + 1];
 };
 
+/* A slot holds the entry's hash beside the pointer: a probe compares
+ * hashes in the table itself and follows the pointer only on a match.
+ * With 100,000 callers the entries are ~25 MiB, far beyond the caches,
+ * and a probe that read each entry's hash cost a cache miss per step. */
+struct slot {
+	size_t hash;                         /* hash(email) of e */
+	struct ent *e;                       /* NULL: empty */
+};
+
 struct ct_csv_day {
-	struct ent **slot;                   /* open addressing, size a power of 2 */
+	struct slot *slot;                   /* open addressing, size a power of 2 */
 	size_t size, used;
 	struct ct_csv_stats st;
 };
@@ -115,9 +125,9 @@ void ct_csv_day_free(struct ct_csv_day *d)
 	if (d == NULL)
 		return;
 	for (size_t i = 0; i < d->size; i++) {
-		if (d->slot[i] != NULL) {
-			free(d->slot[i]->tbuf);
-			free(d->slot[i]);
+		if (d->slot[i].e != NULL) {
+			free(d->slot[i].e->tbuf);
+			free(d->slot[i].e);
 		}
 	}
 	free(d->slot);
@@ -136,14 +146,14 @@ static size_t hash(const char *s)
 }
 
 /* The slot of email (whose hash is h): its entry, or the empty slot where
- * it goes.  The stored hash spares most of the strcmp calls. */
-static struct ent **find(struct ent **slot, size_t size, const char *email,
+ * it goes.  Only a slot with the same hash reads the entry. */
+static struct slot *find(struct slot *slot, size_t size, const char *email,
                          size_t h)
 {
 	size_t i = h & (size - 1);
 
-	while (slot[i] != NULL &&
-	       (slot[i]->hash != h || strcmp(slot[i]->email, email) != 0))
+	while (slot[i].e != NULL &&
+	       (slot[i].hash != h || strcmp(slot[i].e->email, email) != 0))
 		i = (i + 1) & (size - 1);
 	return &slot[i];
 }
@@ -152,13 +162,14 @@ static struct ent **find(struct ent **slot, size_t size, const char *email,
 static int grow(struct ct_csv_day *d)
 {
 	size_t size = d->size * 2;
-	struct ent **slot = calloc(size, sizeof(*slot));
+	struct slot *slot = calloc(size, sizeof(*slot));
 
 	if (slot == NULL)
 		return CT_ERR_NOMEM;
 	for (size_t i = 0; i < d->size; i++)
-		if (d->slot[i] != NULL)
-			*find(slot, size, d->slot[i]->email, d->slot[i]->hash) = d->slot[i];
+		if (d->slot[i].e != NULL)
+			*find(slot, size, d->slot[i].e->email, d->slot[i].hash) =
+				d->slot[i];
 	free(d->slot);
 	d->slot = slot;
 	d->size = size;
@@ -206,71 +217,154 @@ static int set_tier(struct ent *e, const char *tier)
 	return CT_OK;
 }
 
+int ct_csv_call_prep(struct ct_csv_call *c, const char *email,
+                     const char *session_id, int64_t end_us, const char *tier)
+{
+	size_t n, slen = strlen(session_id);
+
+	if (slen == 0 || slen > CT_SESSION_ID_MAX)
+		return CT_ERR_INPUT;
+	c->skip = CT_CSV_TAKEN;
+	c->end_us = end_us;
+	c->tier = tier;
+	memcpy(c->sid, session_id, slen + 1);
+	c->email[0] = '\0';
+	c->hash = 0;
+	if (email == NULL || email[0] == '\0') {
+		c->skip = CT_CSV_NO_EMAIL;
+		return CT_OK;
+	}
+	if ((n = strlen(email)) > CT_CSV_EMAIL_MAX) {
+		c->skip = CT_CSV_TOO_LONG;
+		return CT_OK;
+	}
+	/* The email rules allow only ASCII, so a byte-wise lower is lower(). */
+	for (size_t i = 0; i < n; i++)
+		c->email[i] = email[i] >= 'A' && email[i] <= 'Z'
+		              ? (char)(email[i] - 'A' + 'a') : email[i];
+	c->email[n] = '\0';
+	c->hash = hash(c->email);
+	return CT_OK;
+}
+
+/* Fold one prepared call in: count it for its caller, and let it win the
+ * row if it beats the caller's winner. */
+static int add1(struct ct_csv_day *d, const struct ct_csv_call *c)
+{
+	struct slot *ps;
+	struct ent *e;
+	int rc;
+
+	d->st.calls++;
+	if (c->skip == CT_CSV_NO_EMAIL) {
+		d->st.no_email++;
+		return CT_OK;
+	}
+	if (c->skip == CT_CSV_TOO_LONG) {
+		d->st.too_long++;
+		return CT_OK;
+	}
+	ps = find(d->slot, d->size, c->email, c->hash);
+	if ((e = ps->e) != NULL) {
+		e->count++;
+		if (beats(e, c->end_us, c->sid, c->tier)) {
+			if ((rc = set_tier(e, c->tier)) != CT_OK)
+				return rc;
+			e->end_us = c->end_us;
+			memcpy(e->sid, c->sid, strlen(c->sid) + 1);
+		}
+		return CT_OK;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return CT_ERR_NOMEM;
+	if ((rc = set_tier(e, c->tier)) != CT_OK) {
+		free(e);
+		return rc;
+	}
+	memcpy(e->email, c->email, sizeof(e->email));
+	memcpy(e->sid, c->sid, sizeof(e->sid));
+	e->end_us = c->end_us;
+	e->count = 1;
+	ps->hash = c->hash;
+	ps->e = e;
+	if (++d->used * 2 > d->size && (rc = grow(d)) != CT_OK)
+		return rc;   /* e is in the table: counted, and freed with d */
+	return CT_OK;
+}
+
+/* How far ahead of the call being added the table is prefetched: the
+ * slot PREFETCH calls ahead, the entry of the slot half as far ahead
+ * (whose slot line has arrived by then).  With a table far beyond the
+ * caches, each call costs two memory round trips otherwise; prefetched,
+ * they overlap.  Only hints: a stale one (after grow) is harmless. */
+#define PREFETCH 8
+
+static void prefetch(const struct ct_csv_day *d, const struct ct_csv_call *c,
+                     int entry)
+{
+#if defined(__GNUC__)
+	const struct slot *s;
+
+	if (c->skip != CT_CSV_TAKEN)
+		return;
+	s = &d->slot[c->hash & (d->size - 1)];
+	if (!entry)
+		__builtin_prefetch(s, 0, 1);
+	else if (s->e != NULL)
+		__builtin_prefetch(s->e, 1, 1);
+#else
+	(void)d;
+	(void)c;
+	(void)entry;
+#endif
+}
+
+int ct_csv_day_add_calls(struct ct_csv_day *d, const struct ct_csv_call *c,
+                         size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n && i < PREFETCH; i++)
+		prefetch(d, &c[i], 0);
+	for (size_t i = 0; i < n && i < PREFETCH / 2; i++)
+		prefetch(d, &c[i], 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH < n)
+			prefetch(d, &c[i + PREFETCH], 0);
+		if (i + PREFETCH / 2 < n)
+			prefetch(d, &c[i + PREFETCH / 2], 1);
+		if ((rc = add1(d, &c[i])) != CT_OK)
+			return rc;
+	}
+	return CT_OK;
+}
+
 int ct_csv_day_add(struct ct_csv_day *d, const char *email,
                    const char *session_id, int64_t end_us, const char *tier,
                    enum ct_csv_skip *skip)
 {
 	char addr[CT_EMAIL_MAX + 1];
+	struct ct_csv_call c;
 	const char *why = NULL;
-	struct ent **pe, *e;
-	size_t n, slen, h;
+	size_t slen;
 	int rc;
 
 	*skip = CT_CSV_TAKEN;
 	slen = strlen(session_id);
 	if (slen == 0 || slen > CT_SESSION_ID_MAX)
 		return CT_ERR_INPUT;
-	d->st.calls++;
 	if (email == NULL)
 		email = "";
-	n = strlen(email);
-	if (ct_email_check(email, n, addr, &why) != CT_OK) {
+	if (ct_email_check(email, strlen(email), addr, &why) != CT_OK) {
 		*skip = CT_CSV_BAD_EMAIL;
+		d->st.calls++;
 		d->st.bad_email++;
 		return CT_OK;
 	}
-	if (addr[0] == '\0') {
-		*skip = CT_CSV_NO_EMAIL;
-		d->st.no_email++;
-		return CT_OK;
-	}
-	if ((n = strlen(addr)) > CT_CSV_EMAIL_MAX) {
-		*skip = CT_CSV_TOO_LONG;
-		d->st.too_long++;
-		return CT_OK;
-	}
-	/* The email rules allow only ASCII, so a byte-wise lower is lower(). */
-	for (size_t i = 0; i < n; i++)
-		if (addr[i] >= 'A' && addr[i] <= 'Z')
-			addr[i] = (char)(addr[i] - 'A' + 'a');
-
-	h = hash(addr);
-	pe = find(d->slot, d->size, addr, h);
-	if ((e = *pe) != NULL) {
-		e->count++;
-		if (beats(e, end_us, session_id, tier)) {
-			if ((rc = set_tier(e, tier)) != CT_OK)
-				return rc;
-			e->end_us = end_us;
-			memcpy(e->sid, session_id, slen + 1);
-		}
-		return CT_OK;
-	}
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return CT_ERR_NOMEM;
-	if ((rc = set_tier(e, tier)) != CT_OK) {
-		free(e);
+	if ((rc = ct_csv_call_prep(&c, addr, session_id, end_us, tier)) != CT_OK)
 		return rc;
-	}
-	e->hash = h;
-	memcpy(e->email, addr, n + 1);
-	memcpy(e->sid, session_id, slen + 1);
-	e->end_us = end_us;
-	e->count = 1;
-	*pe = e;
-	if (++d->used * 2 > d->size && (rc = grow(d)) != CT_OK)
-		return rc;   /* e is in the table: counted, and freed with d */
-	return CT_OK;
+	*skip = c.skip;
+	return ct_csv_day_add_calls(d, &c, 1);
 }
 
 int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src)
@@ -283,15 +377,17 @@ int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src)
 	dst->st.too_long += src->st.too_long;
 	memset(&src->st, 0, sizeof(src->st));
 	for (size_t i = 0; i < src->size; i++) {
-		struct ent *e = src->slot[i], **pe;
+		struct ent *e = src->slot[i].e, **pe;
+		struct slot *ps;
 
 		if (e == NULL)
 			continue;
-		pe = find(dst->slot, dst->size, e->email, e->hash);
+		ps = find(dst->slot, dst->size, e->email, src->slot[i].hash);
+		pe = &ps->e;
 		if (*pe == NULL) {
 			/* Move the entry itself: no copy, nothing to fail. */
-			*pe = e;
-			src->slot[i] = NULL;
+			*ps = src->slot[i];
+			src->slot[i].e = NULL;
 			src->used--;
 			if (++dst->used * 2 > dst->size && (rc = grow(dst)) != CT_OK)
 				return rc;
@@ -314,7 +410,7 @@ int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src)
 		}
 		free(e->tbuf);
 		free(e);
-		src->slot[i] = NULL;
+		src->slot[i].e = NULL;
 		src->used--;
 	}
 	return rc;
@@ -346,8 +442,8 @@ int ct_csv_day_render(struct ct_csv_day *d, struct ct_buf *out,
 		goto out;
 	}
 	for (size_t i = 0; i < d->size; i++)
-		if (d->slot[i] != NULL)
-			rows[n++] = d->slot[i];
+		if (d->slot[i].e != NULL)
+			rows[n++] = d->slot[i].e;
 	if (n > 0)
 		qsort(rows, n, sizeof(*rows), byemail);
 

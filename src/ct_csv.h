@@ -10,6 +10,7 @@
 #define CT_CSV_H
 
 #include "calltrail.h"
+#include "ct_record.h"
 
 /* Salesforce's Email field holds at most 80 characters. */
 #define CT_CSV_EMAIL_MAX 80
@@ -64,6 +65,38 @@ void ct_csv_day_free(struct ct_csv_day *d);
 int ct_csv_day_add(struct ct_csv_day *d, const char *email,
                    const char *session_id, int64_t end_us, const char *tier,
                    enum ct_csv_skip *skip);
+
+/*
+ * A call prepared for the aggregation outside any lock: the checks and
+ * the lower-casing and hashing of ct_csv_day_add, done by
+ * ct_csv_call_prep, so that ct_csv_day_add_calls, which a caller may hold
+ * a lock for, only looks up and updates the table.
+ */
+struct ct_csv_call {
+	size_t hash;
+	int64_t end_us;
+	const char *tier;                  /* not copied: alive until added */
+	enum ct_csv_skip skip;             /* CT_CSV_TAKEN, NO_EMAIL or TOO_LONG */
+	char email[CT_CSV_EMAIL_MAX + 1];  /* lower-cased */
+	char sid[CT_SESSION_ID_MAX + 1];
+};
+
+/*
+ * Prepare one call.  email must already be what ct_email_check wrote for
+ * it (trimmed and valid, or ""), as struct ct_record's email is: it is not
+ * checked again, so CT_CSV_BAD_EMAIL never results.  CT_ERR_INPUT when
+ * session_id is empty or too long.
+ */
+int ct_csv_call_prep(struct ct_csv_call *c, const char *email,
+                     const char *session_id, int64_t end_us, const char *tier);
+
+/*
+ * Count n prepared calls, as ct_csv_day_add would one by one (the
+ * table lookups overlapped).  CT_ERR_NOMEM leaves d valid; the calls
+ * before the failing one are counted.
+ */
+int ct_csv_day_add_calls(struct ct_csv_day *d, const struct ct_csv_call *c,
+                         size_t n);
 
 /*
  * Fold src into dst (counts add up, the same winner rule) and empty src,

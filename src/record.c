@@ -28,13 +28,17 @@
 
 /* The top-level members the rules look at, found in one pass over the
  * record's object (json-c keeps one value per key: the last), instead of
- * one hashed lookup per rule. */
-static const char *const known[] = {
+ * one hashed lookup per rule.  The rules ask for them by index (enum
+ * mem), not by name: a name lookup was a string compare per rule. */
+enum mem {
+	M_SESSION_ID, M_USER_EMAIL, M_START_TIME, M_END_TIME, M_DURATION,
+	M_USER_METADATA, M_SIGNALS, M_METRICS, M_TOOL_CALLS, NKNOWN
+};
+static const char *const known[NKNOWN] = {
 	"session_id", "user_email", "start_time", "end_time",
 	"duration_seconds", "user_metadata", "discovered_signals",
 	"metrics_summary", "tool_calls",
 };
-#define NKNOWN (sizeof(known) / sizeof(known[0]))
 
 struct members {
 	struct json_object *v[NKNOWN];
@@ -55,19 +59,13 @@ static void members_of(struct json_object *root, struct members *m)
 	}
 }
 
-/* Member key of the record, or NULL when absent.  A JSON null is reported
+/* Member i of the record, or NULL when absent.  A JSON null is reported
  * as present (*present = 1) so "null" can be refused, not ignored. */
-static struct json_object *member(const struct members *m, const char *key,
+static struct json_object *member(const struct members *m, enum mem i,
                                   int *present)
 {
-	for (size_t i = 0; i < NKNOWN; i++) {
-		if (strcmp(key, known[i]) == 0) {
-			*present = m->present[i];
-			return m->v[i];
-		}
-	}
-	*present = 0;   /* not reached: every key asked for is in known[] */
-	return NULL;
+	*present = m->present[i];
+	return m->v[i];
 }
 
 /* Does the string value v hold a NUL ("\u0000") that C would stop at? */
@@ -85,7 +83,7 @@ static int check_session_id(const struct members *root, struct ct_record *r,
 	size_t i, len;
 	int present;
 
-	v = member(root, "session_id", &present);
+	v = member(root, M_SESSION_ID, &present);
 	if (!present)
 		return ct_seterr(err, CT_ERR_INPUT, "session_id: required");
 	if (!json_object_is_type(v, json_type_string))
@@ -117,7 +115,7 @@ static int check_email(const struct members *root, struct ct_record *r, char *er
 	const char *why = NULL;
 	int present;
 
-	v = member(root, "user_email", &present);
+	v = member(root, M_USER_EMAIL, &present);
 	if (!present) {
 		r->email[0] = '\0';
 		return CT_OK;
@@ -132,13 +130,14 @@ static int check_email(const struct members *root, struct ct_record *r, char *er
 	return CT_OK;
 }
 
-static int check_time(const struct members *root, const char *key, int64_t *us,
+static int check_time(const struct members *root, enum mem i, int64_t *us,
                       char *err)
 {
+	const char *key = known[i];
 	struct json_object *v;
 	int present;
 
-	v = member(root, key, &present);
+	v = member(root, i, &present);
 	if (!present)
 		return ct_seterr(err, CT_ERR_INPUT, "%s: required", key);
 	if (!json_object_is_type(v, json_type_string))
@@ -157,7 +156,7 @@ static int check_duration(const struct members *root, char *err)
 	double d;
 	int present;
 
-	v = member(root, "duration_seconds", &present);
+	v = member(root, M_DURATION, &present);
 	if (!present)
 		return CT_OK;
 	if (json_object_is_type(v, json_type_int)) {
@@ -178,7 +177,7 @@ static int check_duration(const struct members *root, char *err)
 }
 
 /* An optional member that, when present, must be of type t. */
-static int check_type(const struct members *m, const char *key,
+static int check_type(const struct members *m, enum mem key,
                       const char *name, enum json_type t, const char *tname,
                       char *err)
 {
@@ -247,24 +246,24 @@ int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
 	members_of(root, &m);
 	if ((rc = check_session_id(&m, r, err)) != CT_OK ||
 	    (rc = check_email(&m, r, err)) != CT_OK ||
-	    (rc = check_time(&m, "start_time", &r->start_us, err)) != CT_OK ||
-	    (rc = check_time(&m, "end_time", &r->end_us, err)) != CT_OK)
+	    (rc = check_time(&m, M_START_TIME, &r->start_us, err)) != CT_OK ||
+	    (rc = check_time(&m, M_END_TIME, &r->end_us, err)) != CT_OK)
 		goto out;
 	if (r->end_us < r->start_us) {
 		rc = ct_seterr(err, CT_ERR_INPUT, "end_time: before start_time");
 		goto out;
 	}
 	if ((rc = check_duration(&m, err)) != CT_OK ||
-	    (rc = check_type(&m, "user_metadata", "user_metadata",
+	    (rc = check_type(&m, M_USER_METADATA, "user_metadata",
 	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(&m, "discovered_signals", "discovered_signals",
+	    (rc = check_type(&m, M_SIGNALS, "discovered_signals",
 	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(&m, "metrics_summary", "metrics_summary",
+	    (rc = check_type(&m, M_METRICS, "metrics_summary",
 	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(&m, "tool_calls", "tool_calls",
+	    (rc = check_type(&m, M_TOOL_CALLS, "tool_calls",
 	                     json_type_array, "an array", err)) != CT_OK)
 		goto out;
-	sig = member(&m, "discovered_signals", &present);
+	sig = member(&m, M_SIGNALS, &present);
 	/* One lookup for the tier: present, it must be a string without a
 	 * NUL (what ct_json_str would refuse as absent). */
 	if (present && json_object_object_get_ex(sig, "qualification_tier", &tier)) {
