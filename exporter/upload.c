@@ -39,7 +39,8 @@
 #define EX_CONFIG    78
 
 #define BATCH_MIN    8
-#define BATCH_MAX    64
+#define BATCH_MAX    64     /* s3: s3_concurrency x 4, at most this */
+#define BATCH_FILE   256    /* file: see export_upload */
 #define KEYLEN       256
 #define GZ_MAX       (CT_RECORD_MAX + 65536)   /* deflate's worst case fits */
 
@@ -401,10 +402,13 @@ int export_upload(struct ct_conf *c, int argc, char **argv)
 		r.total = n;
 		batch = c->s3_concurrency * 4;
 		batch = batch < BATCH_MIN ? BATCH_MIN : batch > BATCH_MAX ? BATCH_MAX : batch;
-		/* A local archive has no concurrency to match; a large batch
-		 * spreads its few directory fsyncs over more records. */
+		/* A local archive has no connections to match.  A large batch
+		 * spreads its few directory fsyncs (the archive's, sent/DAY/'s
+		 * and cur/'s) over more records, and gives the target's pool
+		 * of writing threads enough files to keep the disk busy; its
+		 * memory is 256 slots of one gzipped record each. */
 		if (strncmp(ct_target_name(r.t), "file://", 7) == 0)
-			batch = BATCH_MAX;
+			batch = BATCH_FILE;
 		work(&r, names, n, batch);
 		if (r.bar && n)
 			(void)!write(STDERR_FILENO, "\n", 1);

@@ -27,9 +27,10 @@ int ct_target_open(const struct ct_conf *c, struct ct_target **t, char *err);
 
 /*
  * Store n objects.  A file target writes each one by tmp + fsync +
- * rename (the batch's fsyncs run concurrently) and then fsyncs each
- * directory it renamed into, once; an object is CT_OK only after that,
- * and a local failure stops the batch (the rest "not attempted").  An S3
+ * rename (a pool of threads writes and fsyncs the batch's files
+ * concurrently) and then fsyncs each directory it renamed into, once; an
+ * object is CT_OK only after that, and a local failure stops the batch
+ * (no further object is started: the rest stay "not attempted").  An S3
  * target uploads up to s3_concurrency at once on reused
  * connections, retrying 429/5xx/timeouts/resets with backoff and full
  * jitter up to s3_retries.  Each object gets its own status.  After a
