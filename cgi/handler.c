@@ -337,21 +337,6 @@ jws_json(struct json_object *o, struct printbuf *pb, int level, int flags)
 	return 0;
 }
 
-/* Add a new value under key; it stays borrowed in *slot. */
-static int
-slot(struct json_object *o, const char *key, struct json_object *v,
-     struct json_object **slot)
-{
-	*slot = v;
-	if (v == NULL)
-		return -1;
-	if (json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * The 200 answer has the same members every time: the tree is built once
  * per handler, and each answer only sets its values (no json-c allocation
@@ -363,12 +348,12 @@ ok_tree(struct ct_handler *h)
 	if (h->ok != NULL)
 		return 0;
 	if ((h->ok = json_object_new_object()) == NULL ||
-	    slot(h->ok, "serverUrl", json_object_new_string(""), &h->ok_url) != 0 ||
-	    slot(h->ok, "roomName", json_object_new_string(""), &h->ok_room) != 0 ||
-	    slot(h->ok, "participantName", json_object_new_string(""), &h->ok_name) != 0 ||
-	    slot(h->ok, "participantToken", json_object_new_string(""), &h->ok_tok) != 0 ||
-	    slot(h->ok, "server_url", json_object_new_string(""), &h->ok_url2) != 0 ||
-	    slot(h->ok, "participant_token", json_object_new_string(""), &h->ok_tok2) != 0) {
+	    ct_json_add(h->ok, "serverUrl", json_object_new_string(""), &h->ok_url) != 0 ||
+	    ct_json_add(h->ok, "roomName", json_object_new_string(""), &h->ok_room) != 0 ||
+	    ct_json_add(h->ok, "participantName", json_object_new_string(""), &h->ok_name) != 0 ||
+	    ct_json_add(h->ok, "participantToken", json_object_new_string(""), &h->ok_tok) != 0 ||
+	    ct_json_add(h->ok, "server_url", json_object_new_string(""), &h->ok_url2) != 0 ||
+	    ct_json_add(h->ok, "participant_token", json_object_new_string(""), &h->ok_tok2) != 0) {
 		json_object_put(h->ok);
 		h->ok = NULL;
 		return -1;

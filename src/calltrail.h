@@ -224,6 +224,14 @@ int ct_json_parse(const char *buf, size_t len, int maxdepth,
 const char *ct_json_str(struct json_object *obj, const char *key);
 
 /*
+ * Add v (a new reference, consumed; NULL is out of memory) to obj under
+ * key, and keep a borrowed pointer to it in *keep when keep is not NULL.
+ * 0, or -1 out of memory.
+ */
+int ct_json_add(struct json_object *obj, const char *key, struct json_object *v,
+                struct json_object **keep);
+
+/*
  * Set the string member key of obj, whose value *v is, to s: in place
  * (json_object_set_string) when s is not empty; "" is a new string in the
  * member's place, and *v is updated.  json-c 0.16 leaks a string's heap

@@ -165,22 +165,28 @@ ct_json_str(struct json_object *obj, const char *key)
 }
 
 int
+ct_json_add(struct json_object *obj, const char *key, struct json_object *v,
+            struct json_object **keep)
+{
+	if (v == NULL)
+		return -1;
+	if (json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	if (keep != NULL)
+		*keep = v;
+	return 0;
+}
+
+int
 ct_json_set_str(struct json_object *obj, const char *key,
                 struct json_object **v, const char *s)
 {
-	struct json_object *e;
-
 	if (*s != '\0')
 		return json_object_set_string(*v, s) ? 0 : -1;
 	/* json-c 0.16 sets "" over a heap buffer by marking the string
 	 * inline, and the buffer is lost: replace the value instead (the
 	 * member keeps its place in obj). */
-	if ((e = json_object_new_string("")) == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, e) != 0) {
-		json_object_put(e);
-		return -1;
-	}
-	*v = e;
-	return 0;
+	return ct_json_add(obj, key, json_object_new_string(""), v);
 }

@@ -43,33 +43,6 @@
 /* json-c's flags for compact output; no "\/" so URLs stay readable. */
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-/* Add key: a new string; 0 or -1 when json-c runs out of memory. */
-static int
-addstr(struct json_object *o, const char *key, const char *val)
-{
-	struct json_object *v = json_object_new_string(val);
-
-	if (v == NULL)
-		return -1;
-	if (json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-addobj(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return -1;
-	if (json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * The claims have the same shape for every token; only the values change.
  * So each thread builds the tree once and then sets its values in place:
@@ -102,16 +75,6 @@ claims_free(void)
 	memset(&cl, 0, sizeof cl);
 }
 
-/* Add a new value of the tree under key; it stays borrowed in *slot. */
-static int
-slot(struct json_object *o, const char *key, struct json_object *v,
-     struct json_object **slot)
-{
-	if (slot)
-		*slot = v;
-	return addobj(o, key, v);
-}
-
 /* The thread's tree, built on first use; 0, or -1 out of memory. */
 static int
 claims_tree(void)
@@ -121,32 +84,32 @@ claims_tree(void)
 	if (cl.root != NULL)
 		return 0;
 	if ((cl.root = json_object_new_object()) == NULL ||
-	    slot(cl.root, "iss", json_object_new_string(""), &cl.iss) != 0 ||
-	    slot(cl.root, "sub", json_object_new_string(""), &cl.sub) != 0 ||
-	    slot(cl.root, "name", json_object_new_string(""), &cl.name) != 0 ||
-	    slot(cl.root, "nbf", json_object_new_int64(0), &cl.nbf) != 0 ||
-	    slot(cl.root, "exp", json_object_new_int64(0), &cl.exp) != 0 ||
-	    slot(cl.root, "metadata", json_object_new_string(""), &cl.meta) != 0 ||
-	    slot(cl.root, "video", json_object_new_object(), &cl.video) != 0 ||
-	    slot(cl.video, "room", json_object_new_string(""), &cl.room) != 0 ||
-	    slot(cl.video, "roomJoin", json_object_new_boolean(1), NULL) != 0 ||
-	    slot(cl.video, "canPublish", json_object_new_boolean(1), NULL) != 0 ||
-	    slot(cl.video, "canSubscribe", json_object_new_boolean(1), NULL) != 0 ||
-	    slot(cl.video, "canPublishData", json_object_new_boolean(1), NULL) != 0)
+	    ct_json_add(cl.root, "iss", json_object_new_string(""), &cl.iss) != 0 ||
+	    ct_json_add(cl.root, "sub", json_object_new_string(""), &cl.sub) != 0 ||
+	    ct_json_add(cl.root, "name", json_object_new_string(""), &cl.name) != 0 ||
+	    ct_json_add(cl.root, "nbf", json_object_new_int64(0), &cl.nbf) != 0 ||
+	    ct_json_add(cl.root, "exp", json_object_new_int64(0), &cl.exp) != 0 ||
+	    ct_json_add(cl.root, "metadata", json_object_new_string(""), &cl.meta) != 0 ||
+	    ct_json_add(cl.root, "video", json_object_new_object(), &cl.video) != 0 ||
+	    ct_json_add(cl.video, "room", json_object_new_string(""), &cl.room) != 0 ||
+	    ct_json_add(cl.video, "roomJoin", json_object_new_boolean(1), NULL) != 0 ||
+	    ct_json_add(cl.video, "canPublish", json_object_new_boolean(1), NULL) != 0 ||
+	    ct_json_add(cl.video, "canSubscribe", json_object_new_boolean(1), NULL) != 0 ||
+	    ct_json_add(cl.video, "canPublishData", json_object_new_boolean(1), NULL) != 0)
 		goto fail;
 	if ((cl.rc = json_object_new_object()) == NULL ||
-	    slot(cl.rc, "agents", json_object_new_array(), &agents) != 0 ||
+	    ct_json_add(cl.rc, "agents", json_object_new_array(), &agents) != 0 ||
 	    (a = json_object_new_object()) == NULL ||
-	    slot(a, "agentName", json_object_new_string(""), &cl.agent) != 0 ||
-	    slot(a, "metadata", json_object_new_string(""), &cl.ameta) != 0)
+	    ct_json_add(a, "agentName", json_object_new_string(""), &cl.agent) != 0 ||
+	    ct_json_add(a, "metadata", json_object_new_string(""), &cl.ameta) != 0)
 		goto fail;
 	if (json_object_array_add(agents, a) != 0)
 		goto fail;
 	cl.a0 = a;
 	a = NULL;
 	if ((cl.md = json_object_new_object()) == NULL ||
-	    slot(cl.md, "user_email", json_object_new_string(""), &cl.md_email) != 0 ||
-	    slot(cl.md, "session_start", json_object_new_string(""), &cl.md_start) != 0)
+	    ct_json_add(cl.md, "user_email", json_object_new_string(""), &cl.md_email) != 0 ||
+	    ct_json_add(cl.md, "session_start", json_object_new_string(""), &cl.md_start) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -192,11 +155,11 @@ client_metadata(const char *email, const char *start, const char *client)
 		json_object_object_del(o, "session_start");
 	} else {
 		if ((o = json_object_new_object()) == NULL ||
-		    addstr(o, "client_metadata", client) != 0)
+		    ct_json_add(o, "client_metadata", json_object_new_string(client), NULL) != 0)
 			goto out;
 	}
-	if (addstr(o, "user_email", email) != 0 ||
-	    addstr(o, "session_start", start) != 0)
+	if (ct_json_add(o, "user_email", json_object_new_string(email), NULL) != 0 ||
+	    ct_json_add(o, "session_start", json_object_new_string(start), NULL) != 0)
 		goto out;
 	if ((s = json_object_to_json_string_ext(o, JSON_FLAGS)) != NULL)
 		out = strdup(s);
@@ -231,7 +194,7 @@ attrs(struct json_object *in, struct json_object **out, char *err)
 			                 "participant_attributes: more than %d bytes",
 			                 CT_TOKEN_ATTRS_MAX);
 		}
-		if (addobj(o, k, json_object_get(v)) != 0) {
+		if (ct_json_add(o, k, json_object_get(v), NULL) != 0) {
 			json_object_put(o);
 			return ct_seterr(err, CT_ERR_NOMEM, "participant_attributes: out of memory");
 		}
@@ -431,7 +394,7 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 			goto out;
 		if (ct_json_set_str(cl.a0, "agentName", &cl.agent, rq->agent) != 0 ||
 		    ct_json_set_str(cl.a0, "metadata", &cl.ameta, cmeta ? cmeta : pmeta) != 0 ||
-		    addobj(cl.root, "roomConfig", json_object_get(cl.rc)) != 0)
+		    ct_json_add(cl.root, "roomConfig", json_object_get(cl.rc), NULL) != 0)
 			goto out;
 	}
 	if ((claims = json_object_to_json_string_ext(cl.root, JSON_FLAGS)) == NULL)
