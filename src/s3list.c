@@ -215,6 +215,9 @@ int ct_s3_list(struct ct_s3 *s, const char *prefix,
 	char *path = NULL;
 	int rc = CT_ERR_NOMEM, more = 1;
 	long pages = 0;
+	/* Keys per page: S3's default (1,000) unless a test asks for pages
+	 * small enough to see the continuation at work. */
+	long maxkeys = s3_env_long("CT_S3_LIST_MAX_KEYS", 0, 0, 1000);
 
 	ct_buf_init(&base, 4 * LIST_KEY_MAX);
 	ct_buf_init(&q, 16 * LIST_KEY_MAX);
@@ -239,7 +242,8 @@ int ct_s3_list(struct ct_s3 *s, const char *prefix,
 			goto out;
 		}
 		ct_buf_reset(&q);
-		/* already in canonical order: continuation-token, list-type, prefix */
+		/* already in canonical order: continuation-token, list-type,
+		 * max-keys, prefix */
 		if (token.len) {
 			if (ct_buf_adds(&q, "continuation-token=") != CT_OK ||
 			    ct_sigv4_uri_encode(token.p, token.len, 0, &q) != CT_OK ||
@@ -247,7 +251,9 @@ int ct_s3_list(struct ct_s3 *s, const char *prefix,
 				goto nomem;
 		}
 		ct_buf_init(&full, 4 * LIST_KEY_MAX);
-		if (ct_buf_adds(&q, "list-type=2&prefix=") != CT_OK ||
+		if (ct_buf_adds(&q, "list-type=2&") != CT_OK ||
+		    (maxkeys > 0 && ct_buf_printf(&q, "max-keys=%ld&", maxkeys) != CT_OK) ||
+		    ct_buf_adds(&q, "prefix=") != CT_OK ||
 		    ct_buf_printf(&full, "%s%s", base.p, prefix ? prefix : "") != CT_OK ||
 		    ct_sigv4_uri_encode(full.p, full.len, 0, &q) != CT_OK) {
 			ct_buf_free(&full);
