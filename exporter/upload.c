@@ -41,6 +41,12 @@
 #define BATCH_MIN    8
 #define BATCH_MAX    64     /* s3: s3_concurrency x 4, at most this */
 #define BATCH_FILE   256    /* file: see export_upload */
+/* Memory: a batch ends once its gzipped records reach BATCH_BYTES, and a
+ * slot that grew past SLOT_KEEP for a large record gives it back after
+ * its batch, so a run holds about BATCH_BYTES + batch x SLOT_KEEP + one
+ * GZ_MAX, whatever the records' sizes. */
+#define BATCH_BYTES  (16 * 1024 * 1024)
+#define SLOT_KEEP    (64 * 1024)
 #define KEYLEN       256
 #define GZ_MAX       (CT_RECORD_MAX + 65536)   /* deflate's worst case fits */
 
@@ -104,6 +110,21 @@ static void keep(struct run *r, const char *name)
 		ct_log("upload: %s", err);
 	}
 	r->left++;
+}
+
+/* Put claimed records back in new/ for the next run, all at once (one
+ * fsync of new/ and one of cur/).  status: n ints of scratch. */
+static void keep_many(struct run *r, const char **names, size_t n, int *status)
+{
+	char err[CT_ERRLEN];
+
+	if (n > 0 && ct_spool_unclaim_many(&r->sp, (const char *const *)names, n,
+	                                   status, err) != CT_OK) {
+		/* Those that cannot move stay in cur/, which the next run
+		 * recovers first. */
+		ct_log("upload: %s", err);
+	}
+	r->left += n;
 }
 
 static void refuse(struct run *r, const char *name, const char *why)
@@ -191,7 +212,7 @@ static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t
                   const char **names, const char **days, int *status)
 {
 	char err[CT_ERRLEN] = "";
-	size_t i, k, nok = 0, before = r->stored, temp = 0;
+	size_t i, k, nok = 0, nkeep = 0, before = r->stored, temp = 0;
 
 	if (n == 0)
 		return;
@@ -211,6 +232,7 @@ static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t
 	if (nok > 0 && ct_spool_done_many(&r->sp, names, days, nok, status,
 	                                  err) != CT_OK)
 		note(r, err);
+	/* names[] is free again: it collects the records to keep. */
 	for (i = 0, k = 0; i < n; i++) {
 		struct ct_obj *o = &objs[i];
 
@@ -222,7 +244,7 @@ static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t
 				/* Stored but not moved: the next run stores the same
 				 * bytes under the same key again, harmlessly. */
 				r->ioerr = 1;
-				keep(r, slots[i].name);
+				names[nkeep++] = slots[i].name;
 			}
 			continue;
 		}
@@ -243,8 +265,9 @@ static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t
 			note(r, o->err);
 			r->ioerr = 1;
 		}
-		keep(r, slots[i].name);
+		names[nkeep++] = slots[i].name;
 	}
+	keep_many(r, names, nkeep, status);
 	/* A whole batch failing after every retry means the target is down:
 	 * trying the rest would only take retries x batches of backoff. */
 	if (r->stored == before && temp == n && !r->stop) {
@@ -303,8 +326,7 @@ static void work(struct run *r, char **names, size_t n, int batch)
 	const char **dv = calloc((size_t)batch, sizeof *dv);
 	int *status = calloc((size_t)batch, sizeof *status);
 	struct ct_buf raw;
-	size_t i = 0, ns, k;
-	char err[CT_ERRLEN];
+	size_t i = 0, ns, k, bytes;
 
 	ct_buf_init(&raw, CT_RECORD_MAX + 1);
 	if (slots == NULL || objs == NULL || nv == NULL || dv == NULL ||
@@ -316,10 +338,14 @@ static void work(struct run *r, char **names, size_t n, int batch)
 	for (k = 0; k < (size_t)batch; k++)
 		ct_buf_init(&slots[k].gz, GZ_MAX);
 	while (i < n && !r->stop && !stopsig) {
-		for (ns = 0; i < n && ns < (size_t)batch && !r->stop; i++)
+		for (ns = 0, bytes = 0; i < n && ns < (size_t)batch && bytes < BATCH_BYTES &&
+		     !r->stop; i++)
 			if (prepare(r, names[i], &slots[ns], &raw))
-				ns++;
+				bytes += slots[ns++].gz.len;
 		store(r, slots, objs, ns, nv, dv, status);
+		for (k = 0; k < ns; k++)
+			if (slots[k].gz.cap > SLOT_KEEP)
+				ct_buf_free(&slots[k].gz);
 		r->done = i;
 		progress(r);
 	}
@@ -330,11 +356,12 @@ out:
 	if (i < n) {
 		int *st = calloc(n - i, sizeof *st);
 
-		if (st == NULL ||
-		    ct_spool_unclaim_many(&r->sp, (const char *const *)names + i,
-		                          n - i, st, err) != CT_OK)
-			ct_log("upload: %s", st ? err : "out of memory");
-		r->left += n - i;
+		if (st != NULL)
+			keep_many(r, (const char **)names + i, n - i, st);
+		else {
+			ct_log("upload: out of memory; %zu records stay in cur/", n - i);
+			r->left += n - i;
+		}
 		free(st);
 	}
 	if (slots)
@@ -405,9 +432,9 @@ int export_upload(struct ct_conf *c, int argc, char **argv)
 		/* A local archive has no connections to match.  A large batch
 		 * spreads its few directory fsyncs (the archive's, sent/DAY/'s
 		 * and cur/'s) over more records, and gives the target's pool
-		 * of writing threads enough files to keep the disk busy; its
-		 * memory is 256 slots of one gzipped record each. */
-		if (strncmp(ct_target_name(r.t), "file://", 7) == 0)
+		 * of fsyncing threads enough files to keep the disk busy; its
+		 * memory is bounded by bytes too (BATCH_BYTES, SLOT_KEEP). */
+		if (strncmp(c->target, "file://", 7) == 0)
 			batch = BATCH_FILE;
 		work(&r, names, n, batch);
 		if (r.bar && n)

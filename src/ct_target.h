@@ -27,8 +27,9 @@ int ct_target_open(const struct ct_conf *c, struct ct_target **t, char *err);
 
 /*
  * Store n objects.  A file target writes each one by tmp + fsync +
- * rename (a pool of threads writes and fsyncs the batch's files
- * concurrently) and then fsyncs each directory it renamed into, once; an
+ * rename (one thread writes the batch's files, a pool of threads fsyncs
+ * each as soon as it is written) and then fsyncs each directory it
+ * renamed into, once; an
  * object is CT_OK only after that, and a local failure stops the batch
  * (no further object is started: the rest stay "not attempted").  An S3
  * target uploads up to s3_concurrency at once on reused

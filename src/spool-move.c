@@ -85,7 +85,7 @@ static int finish_many(struct ct_spool *s, const char *const *names, size_t n,
 	for (k = 0; k < ndirs; k++) {
 		if (!moved[k])
 			continue;
-		if (ct_spool_mkpath(d, e, "%s/%s", s->dir, dirs[k]) != CT_OK ||
+		if ((rc2 = ct_spool_mkpath(d, e, "%s/%s", s->dir, dirs[k])) == CT_OK &&
 		    (rc2 = ct_spool_syncfd(fds[k], d, e)) == CT_OK)
 			continue;
 		for (i = 0; i < n; i++)

@@ -6,10 +6,10 @@
  * Each object is written by tmp + fsync + rename, so a reader never sees
  * half an object under its key and a crash leaves the old one or the
  * new.  Temporary files are DIR/.../.tmp-XXXXXX: every name starting with
- * '.' is skipped by the listing.  A batch's files are fsynced by a pool
- * of threads as they are written, and each directory it renamed into is
- * fsynced once,
- * before any object of the batch is reported stored (see ct_tfile_put).
+ * '.' is skipped by the listing.  One thread writes a batch's files and
+ * a pool of threads fsyncs each as soon as it is written; each directory
+ * the batch renamed into is fsynced once, before any object of the batch
+ * is reported stored (see ct_tfile_put).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -168,6 +168,7 @@ static int writeone(struct pool *w, size_t i)
 		o->status = ct_seterr(o->err, CT_ERR_IO, "write \"%s\" failed: %s",
 		                      p->tmp, strerror(errno));
 		close(p->fd);
+		p->fd = -1;
 		unlink(p->tmp);
 		p->tmp[0] = '\0';
 		return o->status;
