@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,8 +327,9 @@ static void *failshare(struct share *sh, int rc)
 
 /* Read records of sh->dir until the shared stream is done: a chunk of
  * names, then one open + read per record into the reused buffer. */
-static void *readall(struct share *sh)
+static void *readall(void *arg)
 {
+	struct share *sh = arg;
 	int dfd = dirfd(sh->run->dir);
 	size_t n;
 	int rc;
@@ -350,30 +350,6 @@ static void *readall(struct share *sh)
 	return NULL;
 }
 
-/* A reader thread: readall in glibc's C locale object.
- *
- * json-c 0.16 switches to a "C" LC_NUMERIC around every parse (duplocale,
- * newlocale, uselocale, freelocale).  Unless the thread's locale already
- * is glibc's static C locale, each of those takes glibc's one process-wide
- * locale lock for writing: three exclusive locks per record, which the
- * reader threads then queue on (~100,000 futex calls per million records).
- * calltrail never calls setlocale, so the global locale is "C" already:
- * making the C object the thread's own changes nothing any function prints
- * or parses, and json-c's calls then return that object without the lock.
- * Without the object (newlocale failing), the thread reads as before. */
-static void *readshare(void *arg)
-{
-	locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-	locale_t old = c != (locale_t)0 ? uselocale(c) : (locale_t)0;
-	void *ret = readall(arg);
-
-	if (c != (locale_t)0) {
-		uselocale(old);
-		freelocale(c);
-	}
-	return ret;
-}
-
 /* How many shares: one per CPU, at most SHARES_MAX; CT_CSV_THREADS
  * overrides (tests, or a host where the exporter should stay small). */
 unsigned csv_nshares(void)
@@ -384,8 +360,8 @@ unsigned csv_nshares(void)
 	return n < 1 ? 1 : n > SHARES_MAX ? SHARES_MAX : (unsigned)n;
 }
 
-/* SPOOL/sent/DAY/, read by parallel threads from one directory stream,
- * then merged into sh[0].  Absent is an empty day; an unreadable spool is
+/* SPOOL/sent/DAY/, read by parallel threads from one directory stream
+ * into the one aggregation; their counts are summed into sh[0].  Absent is an empty day; an unreadable spool is
  * not. */
 int csv_from_spool(struct run *r, struct share *sh, unsigned n, char *err)
 {
@@ -411,8 +387,8 @@ int csv_from_spool(struct run *r, struct share *sh, unsigned n, char *err)
 	/* A thread that cannot start leaves its part to the others: this
 	 * thread reads until the directory is done, so nothing is left. */
 	for (unsigned i = 1; i < n; i++)
-		sh[i].started = pthread_create(&sh[i].th, NULL, readshare, &sh[i]) == 0;
-	readshare(&sh[0]);
+		sh[i].started = pthread_create(&sh[i].th, NULL, readall, &sh[i]) == 0;
+	readall(&sh[0]);
 	for (unsigned i = 1; i < n; i++)
 		if (sh[i].started)
 			pthread_join(sh[i].th, NULL);

@@ -216,6 +216,8 @@ void ct_time_day(int64_t us, char out[11]);
  * Parse exactly one JSON value from buf[0..len): strict RFC 8259, valid
  * UTF-8, no NUL bytes, nesting at most maxdepth, nothing but whitespace
  * after it.  *out is a new reference.  CT_ERR_INPUT with err otherwise.
+ * The first call in a thread makes glibc's C locale object the thread's
+ * locale (json.c says why; calltrail never calls setlocale).
  */
 int ct_json_parse(const char *buf, size_t len, int maxdepth,
                   struct json_object **out, char *err);

@@ -1,6 +1,7 @@
 /* json.c — strict JSON in: one value, valid UTF-8, bounded depth, nothing
  * after it.  Everything calltrail reads from a client or a file goes
  * through ct_json_parse, so the rules are the same everywhere. */
+#include <locale.h>
 #include <math.h>
 #include <string.h>
 
@@ -80,6 +81,33 @@ nonfinite(struct json_object *o)
 	}
 }
 
+/*
+ * json-c 0.16 switches to a "C" LC_NUMERIC around every parse (duplocale,
+ * newlocale, uselocale, freelocale).  Unless the thread's locale already
+ * is glibc's static C locale object, each of those allocates and takes
+ * glibc's one process-wide locale lock for writing: three exclusive locks
+ * per document, which threads parsing at once (the CSV's readers) queue on
+ * (~100,000 futex calls per million records).  calltrail never calls
+ * setlocale, so the global locale is "C" already: the first parse in a
+ * thread makes the C object the thread's own, which changes nothing any
+ * function prints or parses, and json-c's calls then return it without
+ * the lock or an allocation.  newlocale gives that static object for "C"
+ * (nothing to free); when it fails, parsing works as before.
+ */
+static _Thread_local int c_locale_set;
+
+static void
+c_locale(void)
+{
+	locale_t c;
+
+	if (c_locale_set)
+		return;
+	c_locale_set = 1;
+	if ((c = newlocale(LC_ALL_MASK, "C", (locale_t)0)) != (locale_t)0)
+		uselocale(c);
+}
+
 int
 ct_json_parse(const char *buf, size_t len, int maxdepth,
               struct json_object **out, char *err)
@@ -108,6 +136,7 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 		ct_seterr(err, rc, "invalid UTF-8 at byte %zu", end);
 		goto out;
 	}
+	c_locale();
 	if ((tok = json_tokener_new_ex(maxdepth)) == NULL) {
 		rc = CT_ERR_NOMEM;
 		goto out;
