@@ -32,7 +32,7 @@
 struct run {
 	struct ct_conf *c;
 	char day[11];
-	pthread_mutex_t lock;      /* guards reported, and the fields below */
+	pthread_mutex_t lock;      /* guards reported, dir, dir_errno, stop */
 	size_t reported;
 	struct ct_buf unsafe;      /* " id id ..." for the summary */
 	size_t nunsafe;

@@ -367,55 +367,6 @@ int ct_csv_day_add(struct ct_csv_day *d, const char *email,
 	return ct_csv_day_add_calls(d, &c, 1);
 }
 
-int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src)
-{
-	int rc = CT_OK;
-
-	dst->st.calls += src->st.calls;
-	dst->st.no_email += src->st.no_email;
-	dst->st.bad_email += src->st.bad_email;
-	dst->st.too_long += src->st.too_long;
-	memset(&src->st, 0, sizeof(src->st));
-	for (size_t i = 0; i < src->size; i++) {
-		struct ent *e = src->slot[i].e, **pe;
-		struct slot *ps;
-
-		if (e == NULL)
-			continue;
-		ps = find(dst->slot, dst->size, e->email, src->slot[i].hash);
-		pe = &ps->e;
-		if (*pe == NULL) {
-			/* Move the entry itself: no copy, nothing to fail. */
-			*ps = src->slot[i];
-			src->slot[i].e = NULL;
-			src->used--;
-			if (++dst->used * 2 > dst->size && (rc = grow(dst)) != CT_OK)
-				return rc;
-			continue;
-		}
-		(*pe)->count += e->count;
-		if (beats(*pe, e->end_us, e->sid, e->tier)) {
-			/* Swap tier buffers: dst takes src's tier, src's entry
-			 * (now holding dst's old buffer) is freed below. */
-			char *tbuf = (*pe)->tbuf;
-			size_t tcap = (*pe)->tcap;
-
-			(*pe)->tier = e->tier;
-			(*pe)->tbuf = e->tbuf;
-			(*pe)->tcap = e->tcap;
-			e->tbuf = tbuf;
-			e->tcap = tcap;
-			(*pe)->end_us = e->end_us;
-			memcpy((*pe)->sid, e->sid, sizeof(e->sid));
-		}
-		free(e->tbuf);
-		free(e);
-		src->slot[i].e = NULL;
-		src->used--;
-	}
-	return rc;
-}
-
 static int byemail(const void *a, const void *b)
 {
 	const struct ent *x = *(struct ent *const *)a;

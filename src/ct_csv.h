@@ -32,16 +32,17 @@ int ct_csv_write_cell(struct ct_buf *out, const char *s, size_t len);
 /* Append n NUL-terminated cells, comma-separated, and a CRLF. */
 int ct_csv_write_row(struct ct_buf *out, const char *const *cells, size_t n);
 
-/* Why ct_csv_day_add left a call out. */
+/* Why a call was left out of the day. */
 enum ct_csv_skip {
 	CT_CSV_TAKEN = 0,
 	CT_CSV_NO_EMAIL,    /* empty or blank email */
-	CT_CSV_BAD_EMAIL,   /* breaks ct_email_check */
+	CT_CSV_BAD_EMAIL,   /* breaks ct_email_check (ct_csv_day_add only: a
+	                       record's email was checked when it was read) */
 	CT_CSV_TOO_LONG,    /* longer than CT_CSV_EMAIL_MAX */
 };
 
 struct ct_csv_stats {
-	size_t calls;       /* calls offered to ct_csv_day_add */
+	size_t calls;       /* calls offered to the day */
 	size_t no_email, bad_email, too_long;
 	size_t rows;        /* rows rendered */
 	size_t unsafe;      /* rows left out: a cell would begin with = + - @ TAB CR */
@@ -97,13 +98,6 @@ int ct_csv_call_prep(struct ct_csv_call *c, const char *email,
  */
 int ct_csv_day_add_calls(struct ct_csv_day *d, const struct ct_csv_call *c,
                          size_t n);
-
-/*
- * Fold src into dst (counts add up, the same winner rule) and empty src,
- * which the caller still frees.  Lets several threads each aggregate a
- * share of the day.  CT_ERR_NOMEM leaves dst valid but incomplete.
- */
-int ct_csv_day_merge(struct ct_csv_day *dst, struct ct_csv_day *src);
 
 /*
  * Render the header and one row per email, sorted by email (byte order),

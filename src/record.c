@@ -178,15 +178,14 @@ static int check_duration(const struct members *root, char *err)
 
 /* An optional member that, when present, must be of type t. */
 static int check_type(const struct members *m, enum mem key,
-                      const char *name, enum json_type t, const char *tname,
-                      char *err)
+                      enum json_type t, const char *tname, char *err)
 {
 	struct json_object *v;
 	int present;
 
 	v = member(m, key, &present);
 	if (present && !json_object_is_type(v, t))
-		return ct_seterr(err, CT_ERR_INPUT, "%s: must be %s", name, tname);
+		return ct_seterr(err, CT_ERR_INPUT, "%s: must be %s", known[key], tname);
 	return CT_OK;
 }
 
@@ -254,14 +253,10 @@ int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
 		goto out;
 	}
 	if ((rc = check_duration(&m, err)) != CT_OK ||
-	    (rc = check_type(&m, M_USER_METADATA, "user_metadata",
-	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(&m, M_SIGNALS, "discovered_signals",
-	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(&m, M_METRICS, "metrics_summary",
-	                     json_type_object, "an object", err)) != CT_OK ||
-	    (rc = check_type(&m, M_TOOL_CALLS, "tool_calls",
-	                     json_type_array, "an array", err)) != CT_OK)
+	    (rc = check_type(&m, M_USER_METADATA, json_type_object, "an object", err)) != CT_OK ||
+	    (rc = check_type(&m, M_SIGNALS, json_type_object, "an object", err)) != CT_OK ||
+	    (rc = check_type(&m, M_METRICS, json_type_object, "an object", err)) != CT_OK ||
+	    (rc = check_type(&m, M_TOOL_CALLS, json_type_array, "an array", err)) != CT_OK)
 		goto out;
 	sig = member(&m, M_SIGNALS, &present);
 	/* One lookup for the tier: present, it must be a string without a

@@ -1,6 +1,6 @@
 /*
  * csv-gen.c — write N synthetic session records into DIR, fast, for
- * t/csv-big.sh and bench/run:  csv-gen DIR N DAY EMAILS
+ * t/csv-big.sh, t/csv-day.sh and bench/run:  csv-gen DIR N DAY EMAILS
  *
  * Record i comes from caller i % EMAILS (mixed case, so the CSV's
  * lower-casing is exercised), ends at DAY 00:00:00 + i ms, so the last

@@ -184,32 +184,6 @@ static void test_order_and_growth(void)
 		snprintf(sid, sizeof(sid), "s%d", i);
 		add(b, email, sid, T0 + (i % 7) * 1000, i % 3 ? "t" : "u");
 	}
-	/* The same calls split over two shares and merged: the same bytes. */
-	{
-		struct ct_csv_day *p0, *p1;
-		struct ct_csv_stats mst;
-		char *sm, *sa0;
-
-		ct_csv_day_new(&p0);
-		ct_csv_day_new(&p1);
-		for (int i = 0; i < 5000; i++) {
-			snprintf(email, sizeof(email), "u%d@Example.com", i % 1500);
-			snprintf(sid, sizeof(sid), "s%d", i);
-			add(i % 2 ? p1 : p0, email, sid, T0 + (i % 7) * 1000,
-			    i % 3 ? "t" : "u");
-		}
-		add(p1, "", "none", T0, NULL);
-		ok(ct_csv_day_merge(p0, p1) == CT_OK, "merge");
-		sm = render(p0, &mst, &nu);
-		sa0 = render(a, NULL, &nu);
-		ok(sm && sa0 && strcmp(sm, sa0) == 0, "merged shares give the same bytes");
-		is_int(5001, (long long)mst.calls, "merged stats add up");
-		is_int(1, (long long)mst.no_email, "merged skip counts add up");
-		free(sm);
-		free(sa0);
-		ct_csv_day_free(p0);
-		ct_csv_day_free(p1);
-	}
 	sa = render(a, &st, &nu);
 	is_int(1500, (long long)st.rows, "1500 distinct callers after growth");
 	sb = render(b, NULL, &nu);
@@ -280,7 +254,7 @@ static void test_batches(void)
 
 int main(void)
 {
-	plan(55);
+	plan(51);
 	test_cells();
 	test_empty();
 	test_day();
