@@ -16,14 +16,12 @@
  * and the URL given to curl is that exact path (CURLOPT_PATH_AS_IS), so
  * what is signed is what goes on the wire.  Every reply body is capped.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "ct_s3.h"
 #include "ct_sigv4.h"
