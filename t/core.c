@@ -61,7 +61,7 @@ main(void)
 	struct stat st;
 	int64_t us;
 
-	plan((int)n + 42);
+	plan((int)n + 51);
 	for (i = 0; i < n; i++) {
 		int rc = ct_time_parse(times[i].in, &us);
 		if (times[i].us == -1)
@@ -159,6 +159,33 @@ main(void)
 	ok(ct_json_str(o, "a") == NULL && strcmp(ct_json_str(o, "b"), "ok") == 0,
 	   "a string with an embedded NUL reads as absent");
 	json_object_put(o);
+
+	/* A thread keeps its tokener between documents, but only after one
+	 * json-c parsed to the end: a document cut off after a high surrogate
+	 * would otherwise leave it pending, and the next document's low
+	 * surrogate would join it into a character that document never
+	 * held.  The same document parses the same after any other. */
+	{
+		const char *next = "[\"\\udc00\",\"\\u00e9\"]";
+		const char *cut[] = { "[\"\\ud800", "[\"\\ud83d\"", "{\"a\":1", "\"\\ud800\"" };
+		char want[64], got[64];
+
+		is_int(CT_OK, ct_json_parse(next, strlen(next), 8, &o, err),
+		       "a lone low surrogate parses");
+		snprintf(want, sizeof(want), "%s", json_object_to_json_string(o));
+		json_object_put(o);
+		for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+			ct_json_parse(cut[i], strlen(cut[i]), 8, &o, err);
+			json_object_put(o);
+			is_int(CT_OK, ct_json_parse(next, strlen(next), 8, &o, err),
+			       "parses after another document");
+			snprintf(got, sizeof(got), "%s", json_object_to_json_string(o));
+			json_object_put(o);
+			ok(strcmp(want, got) == 0, "... into the same value");
+			if (strcmp(want, got) != 0)
+				diag("after %s: %s, wanted %s", cut[i], got, want);
+		}
+	}
 
 	/* durable file write */
 	if (mkdtemp(dir) == NULL)
