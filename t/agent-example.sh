@@ -18,7 +18,6 @@ export CALLTRAIL_SPOOL CALLTRAIL_FALLBACK_DIR CALLTRAIL_CONF
 : >"$CALLTRAIL_CONF"
 S=$T/spool
 
-skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
 count() { ls "$1" 2>/dev/null | wc -l | tr -d ' '; }
 
 # example ARGS...: run the example; $rc, $out (stdout), $errout (its log)

@@ -8,8 +8,6 @@
 BIN=${CALLTRAIL_SPOOL:-$top_builddir/src/calltrail-spool}
 [ -x "$BIN" ] || bail "no $BIN (build first)"
 
-# A TAP skip for one test (lib.sh has only skip_all).
-skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
 
 # Unmount the tiny file system (when we made one) before lib.sh removes $T.
 trap 'mountpoint -q "$T/full" 2>/dev/null && umount "$T/full"; _cleanup' EXIT

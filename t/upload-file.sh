@@ -189,8 +189,8 @@ if strace -f -qq -e trace=none true 2>/dev/null; then
 	ok "$([ "${fs:-0}" -ge 200 ] && [ "${fs:-0}" -le 216 ]; echo $?)" \
 		"... with ${fs:-?} fsyncs (200 to 216): one per object plus a few per batch of 256"
 else
-	ok 0 "# SKIP strace is not usable here"
-	ok 0 "# SKIP"
+	skip "strace is not usable here"
+	skip "strace is not usable here"
 fi
 
 # ---- exit codes and help --------------------------------------------------
