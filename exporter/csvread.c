@@ -2,11 +2,14 @@
  * csvread.c — calltrail-export csv: reading SPOOL/sent/DAY/ into the day's
  * aggregation, by parallel threads (see csvday.c for the command).
  *
- * The threads share one directory stream, take names CHUNK at a time,
- * read each record with one openat + preadv2 + close into a reused
- * buffer, parse it (ct_record_parse) and queue its call; the calls go into
- * the one shared aggregation BATCH at a time.  Nothing is written here:
- * the spool is only read.
+ * The threads share one directory stream and take names CHUNK at a time.
+ * Each thread opens and reads its records RING_N at a time through its
+ * own io_uring (csvring.c), one system call for the batch; a record the
+ * ring did not read whole and cleanly, or every record when there is no
+ * ring, is read the ordinary way: openat + preadv2 + close into a reused
+ * buffer (readone).  Each record is parsed (ct_record_parse) and its call
+ * queued; the calls go into the one shared aggregation BATCH at a time.
+ * Nothing is written here: the spool is only read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,11 +181,11 @@ static int readrest(struct share *sh, int fd, size_t got, size_t *len,
 	return CT_OK;
 }
 
-/* Fold the outcome of reading one record (rc, and sh->rec[0..len) when
+/* Fold the outcome of reading one record (rc, and buf[0..len) when
  * CT_OK) into the share: a record that is not one is reported and
  * counted; only an I/O or allocation failure stops the share. */
-static int fold(struct share *sh, const char *name, int rc, size_t len,
-                const char *why)
+static int fold(struct share *sh, const char *name, int rc, const char *buf,
+                size_t len, const char *why)
 {
 	if (rc == CT_ERR_INPUT) {
 		sh->unreadable++;
@@ -190,7 +193,7 @@ static int fold(struct share *sh, const char *name, int rc, size_t len,
 		return CT_OK;
 	}
 	if (rc == CT_OK)
-		rc = csv_take(sh, name, sh->rec, len);
+		rc = csv_take(sh, name, buf, len);
 	else
 		ct_seterr(sh->err, rc, "\"%s/%s\": %s", sh->dir, name, why);
 	if (rc == CT_ERR_NOMEM)
@@ -211,7 +214,7 @@ static int flushpending(struct share *sh)
 
 		if (rc == CT_OK) {
 			r = readrest(sh, sh->pend[i].fd, 0, &len, why);
-			rc = fold(sh, sh->names[sh->pend[i].name], r, len, why);
+			rc = fold(sh, sh->names[sh->pend[i].name], r, sh->rec, len, why);
 		}
 		close(sh->pend[i].fd);
 	}
@@ -241,7 +244,7 @@ static int readone(struct share *sh, int dfd, size_t idx)
 	int fd, rc;
 
 	if ((rc = openrec(sh, dfd, name, &fd, why)) != CT_OK)
-		return fold(sh, name, rc, 0, why);
+		return fold(sh, name, rc, sh->rec, 0, why);
 #ifdef RWF_NOWAIT
 	while (sh->nowait) {
 		struct iovec iov = { sh->rec, CT_RECORD_MAX + 1 };
@@ -279,7 +282,61 @@ static int readone(struct share *sh, int dfd, size_t idx)
 	rc = readrest(sh, fd, got, &len, why);
 out:
 	close(fd);
-	return fold(sh, name, rc, len, why);
+	return fold(sh, name, rc, sh->rec, len, why);
+}
+
+/* Read and fold names [first, first + n) of the chunk (n <= RING_N),
+ * opening and reading all the regular files at once through the ring.
+ *
+ * The ring takes only the easy case: a record it read whole, at once
+ * from the page cache.  Anything else goes through readone, which
+ * decides what it is the same way as without a ring: a name readdir did
+ * not call a regular file; an open or read that failed (a symlink,
+ * O_NOATIME refused, a vanished file); a read that would have waited for
+ * the disk (EAGAIN); a record longer than a ring slot, or one whose
+ * NOWAIT read stopped at a block boundary (see readone).  Where the ring
+ * itself fails, or the kernel refuses what it needs (EINVAL, EOPNOTSUPP),
+ * the share closes it and reads one record at a time from then on. */
+static int ringbatch(struct share *sh, int dfd, size_t first, size_t n)
+{
+	const char *nm[RING_N];
+	size_t idx[RING_N], m = 0;
+	int oflags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+	int rc = CT_OK, off = 0;
+
+#ifdef O_NOATIME
+	if (sh->noatime)
+		oflags |= O_NOATIME;   /* see openrec */
+#endif
+	for (size_t i = first; i < first + n; i++) {
+		if (sh->isreg[i]) {
+			idx[m] = i;
+			nm[m++] = sh->names[i];
+		} else if ((rc = readone(sh, dfd, i)) != CT_OK)
+			return rc;
+	}
+	if (m == 0)
+		return CT_OK;
+	if (csv_ring_read(&sh->ring, dfd, nm, m, oflags) != 0) {
+		csv_ring_close(&sh->ring);
+		for (size_t k = 0; k < m && rc == CT_OK; k++)
+			rc = readone(sh, dfd, idx[k]);
+		return rc;
+	}
+	for (size_t k = 0; k < m && rc == CT_OK; k++) {
+		int o = sh->ring.open_res[k], got = sh->ring.read_res[k];
+
+		if (o == -EINVAL || got == -EINVAL || got == -EOPNOTSUPP)
+			off = 1;
+		if (o >= 0 && got > 0 && got < RING_SLOT && got % 512 != 0)
+			rc = fold(sh, nm[k], CT_OK, sh->ring.buf + k * RING_SLOT,
+			          (size_t)got, "");
+		else
+			rc = readone(sh, dfd, idx[k]);
+	}
+	if (off)
+		csv_ring_close(&sh->ring);
+	return rc;
 }
 
 /* Take up to CHUNK record names from the shared directory stream into
@@ -306,6 +363,7 @@ static size_t takenames(struct share *sh)
 		len = strlen(de->d_name);
 		if (len > NAME_MAX)
 			continue;   /* no file system gives one; never a record */
+		sh->isreg[n] = de->d_type == DT_REG;
 		memcpy(sh->names[n++], de->d_name, len + 1);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -313,7 +371,7 @@ static size_t takenames(struct share *sh)
 }
 
 /* Stop every share: this one failed. */
-static void *failshare(struct share *sh, int rc)
+static void failshare(struct share *sh, int rc)
 {
 	for (size_t i = 0; i < sh->npend; i++)
 		close(sh->pend[i].fd);
@@ -322,31 +380,49 @@ static void *failshare(struct share *sh, int rc)
 	pthread_mutex_lock(&sh->run->lock);
 	sh->run->stop = 1;
 	pthread_mutex_unlock(&sh->run->lock);
-	return NULL;
+}
+
+/* Whether the reading threads may use an io_uring: CT_CSV_RING=0 says
+ * no (tests, to cover the one-at-a-time path on any kernel). */
+static int ringwanted(void)
+{
+	const char *e = getenv("CT_CSV_RING");
+
+	return !(e && strcmp(e, "0") == 0);
 }
 
 /* Read records of sh->dir until the shared stream is done: a chunk of
- * names, then one open + read per record into the reused buffer. */
+ * names, then RING_N records at a time through the ring, or one at a
+ * time without one. */
 static void *readall(void *arg)
 {
 	struct share *sh = arg;
 	int dfd = dirfd(sh->run->dir);
-	size_t n;
-	int rc;
+	size_t n, m;
+	int rc = CT_OK;
 
 	sh->rc = CT_OK;
-	while ((n = takenames(sh)) > 0) {
-		for (size_t i = 0; i < n; i++)
-			if ((rc = readone(sh, dfd, i)) != CT_OK)
-				return failshare(sh, rc);
+	/* No ring (the kernel has none to give) is not an error. */
+	if (!ringwanted() || csv_ring_open(&sh->ring) != 0)
+		sh->ring.fd = -1;
+	while (rc == CT_OK && (n = takenames(sh)) > 0) {
+		for (size_t i = 0; i < n && rc == CT_OK; i += m) {
+			m = n - i < RING_N ? n - i : RING_N;
+			if (sh->ring.fd >= 0)
+				rc = ringbatch(sh, dfd, i, m);
+			else
+				for (size_t k = i; k < i + m && rc == CT_OK; k++)
+					rc = readone(sh, dfd, k);
+		}
 		/* The names of the pending records are in this chunk. */
-		if ((rc = flushpending(sh)) != CT_OK)
-			return failshare(sh, rc);
+		if (rc == CT_OK)
+			rc = flushpending(sh);
 	}
-	if ((rc = csv_flush(sh)) != CT_OK) {
+	if (rc == CT_OK && (rc = csv_flush(sh)) != CT_OK)
 		ct_seterr(sh->err, rc, "out of memory");
-		return failshare(sh, rc);
-	}
+	csv_ring_close(&sh->ring);
+	if (rc != CT_OK)
+		failshare(sh, rc);
 	return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 
+#include "csvring.h"
 #include "ct_csv.h"
 #include "ct_record.h"
 
@@ -57,6 +58,9 @@ struct share {
 	const char *dir;           /* SPOOL/sent/DAY */
 	char *rec;                 /* reused read buffer, CT_RECORD_MAX + 1 */
 	char (*names)[NAME_MAX + 1];  /* CHUNK names taken from run->dir */
+	unsigned char isreg[CHUNK];   /* names[i] is a regular file (d_type) */
+	struct csv_ring ring;      /* opens and first reads, RING_N at once;
+	                            * ring.fd -1: one record at a time */
 	struct ct_csv_call *batch; /* BATCH calls not yet in run->agg */
 	size_t nbatch;
 	char *tiers;               /* TIERBUF bytes: the batch's tiers */
