@@ -4,6 +4,7 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -19,10 +20,21 @@ utf8_bad(const unsigned char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		unsigned char c = s[i];
+		unsigned char c;
 		size_t n;
 		unsigned lo = 0x80, hi = 0xbf;
+		uint64_t w;
 
+		/* Eight ASCII bytes at a time: records are nearly all ASCII,
+		 * and this loop was a few per cent of the CSV's CPU. */
+		if (len - i >= 8) {
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080u) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		c = s[i];
 		if (c < 0x80) {
 			i++;
 			continue;
