@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ct_targetint.h"
@@ -41,6 +42,33 @@ static int keypath(const struct ct_target *t, const char *key, char *path)
 	return n > 0 && n < PATH_MAX;
 }
 
+/* A temporary file older than this was left by a run that died (kill -9,
+ * power loss) between creating and renaming it: no run takes this long
+ * over one object, and another host sharing the tree writes only young
+ * ones. */
+#define TMP_STALE_SECONDS 3600
+
+/* Remove the stale temporaries in dir.  Best effort: a file that cannot
+ * be removed costs only its space, never a store. */
+static void sweeptmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /*
  * Make dir (DIR/a/b/..., a directory of the tree) with its parents, and
  * make the name of every directory on the way durable: fsync DIR's parent
@@ -48,7 +76,8 @@ static int keypath(const struct ct_target *t, const char *key, char *path)
  * by the batch that writes into it).  This is done once per process for
  * each directory, not only when mkdir created it, so a directory a killed
  * run made but never synced is covered too.  It is remembered, so it costs
- * nothing for the next object in the same directory.
+ * nothing for the next object in the same directory.  The first time,
+ * it also removes the stale temporary files a killed run left in dir.
  */
 static int makedir(struct ct_target *t, const char *dir, char *err)
 {
@@ -82,6 +111,7 @@ static int makedir(struct ct_target *t, const char *dir, char *err)
 		if (rc != CT_OK)
 			return rc;
 	}
+	sweeptmp(dir);
 	/* Not remembering (no memory) only means doing this again. */
 	i = t->nready++ % CT_TARGET_DIRCACHE;
 	free(t->ready[i]);

@@ -225,7 +225,7 @@ if command -v spawn-fcgi >/dev/null; then
 	res=$(WANT_EMAIL=s@example.org verify <"$T/out")
 	is "200 0" "$code $?" "under spawn-fcgi a token request answers 200 with a valid token"
 else
-	ok 0 "# SKIP spawn-fcgi not installed"
+	skip "spawn-fcgi not installed"
 fi
 
 # ---- plain CGI -------------------------------------------------------------

@@ -279,9 +279,18 @@ mid=$(( $(find "$ARCH" -type f | wc -l) - before ))
 ok "$([ "$mid" -gt 0 ] && [ "$mid" -lt $N ]; echo $?)" "killed with -9 after $mid of $N stored"
 total=$(( $(count "$SPOOL/new") + $(count "$SPOOL/cur") + $(count "$SPOOL/sent") ))
 is $((350 + N)) "$total" "after kill -9 every record is in new/, cur/ or sent/"
+# A killed run can leave temporary files in the archive.  The next run
+# to write into a directory removes the ones over an hour old there, and
+# leaves young ones (another writer may be using them).
+DD=$(dirname "$ARCH/$key")
+: >"$DD/.tmp-stale1" && touch -d '-2 hours' "$DD/.tmp-stale1"
+: >"$DD/.tmp-young1"
 run
 is 0 "$(cat "$T/rc")" "the rerun exits 0"
 like "$(cat "$T/err")" 'put back' "the rerun recovers the killed run's cur/"
+ok "$(test ! -e "$DD/.tmp-stale1" && test -f "$DD/.tmp-young1"; echo $?)" \
+	"... removes the archive's temporary files over an hour old, not young ones"
+rm -f "$DD"/.tmp-*
 is "$((350 + N)) $((350 + N))" "$(python3 "$T/check.py" "$SPOOL" "$ARCH")" \
 	"after the rerun every record is stored exactly once, byte-exact"
 
@@ -302,11 +311,9 @@ is "$((350 + 2 * N)) $((350 + 2 * N))" "$(python3 "$T/check.py" "$SPOOL" "$ARCH"
 
 # ---- an archive on a full file system --------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
-	ok 0 "# SKIP full-disk case needs root to mount a tmpfs"
-	ok 0 "# SKIP"; ok 0 "# SKIP"; ok 0 "# SKIP"; ok 0 "# SKIP"
+	for i in 1 2 3 4 5; do skip "full-disk case needs root to mount a tmpfs"; done
 elif ! { mkdir -p "$T/full" && mount -t tmpfs -o size=256k tmpfs "$T/full"; } 2>/dev/null; then
-	ok 0 "# SKIP full-disk case: cannot mount a tmpfs here"
-	ok 0 "# SKIP"; ok 0 "# SKIP"; ok 0 "# SKIP"; ok 0 "# SKIP"
+	for i in 1 2 3 4 5; do skip "full-disk case: cannot mount a tmpfs here"; done
 else
 	trap 'umount "$T/full" 2>/dev/null; _cleanup' EXIT
 	FS=$T/fullspool
