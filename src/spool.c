@@ -43,6 +43,7 @@
  *   put      tmp/NAME -> new/NAME       write, fsync, rename, fsync new/
  *   claim    new/NAME -> cur/NAME       lock held; oldest first
  *   recover  cur/NAME -> new/NAME       lock held; a crashed run's leftovers
+ *                                       (NAME in new/ too: recover_both)
  *   unclaim  cur/NAME -> new/NAME       left for the next run
  *   done     cur/NAME -> sent/DAY/NAME  after the side effect is confirmed
  *   fail     cur/NAME -> failed/NAME    NAME.why is written first, so a
@@ -415,12 +416,42 @@ out:
  * the names moved go to *names when names is not NULL.  Every rename
  * first, then one fsync of to/ and one of from/: a batch of any size costs
  * two fsyncs, and nothing is reported moved before both succeeded. */
+/*
+ * recover found NAME in both cur/ (ffd) and new/ (tfd).  A claim's
+ * rename is new/ -> cur/, fsynced cur/ first, then new/: a crash between
+ * the two on a file system without a journal can bring back both names
+ * of the one file.  Then the cur/ name goes and the record stays in new/.
+ * Two different files under one name cannot come from calltrail (names
+ * are unique); the one in cur/ goes to failed/ with the reason, where
+ * status counts it, so neither is lost and the runs go on.
+ */
+static int recover_both(struct ct_spool *s, int ffd, int tfd,
+                        const char *name, char *err)
+{
+	struct stat a, b;
+
+	if (fstatat(ffd, name, &a, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    fstatat(tfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0)
+		return CT_ERR_IO;        /* err already says what failed */
+	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		if (unlinkat(ffd, name, 0) != 0)
+			return ct_seterr(err, CT_ERR_IO, "spool \"%s\": unlink cur/%s "
+			                 "(also in new/) failed: %s", s->dir, name,
+			                 strerror(errno));
+		return CT_OK;
+	}
+	return ct_spool_fail(s, name, "left in cur/ by an interrupted run while "
+	                     "a different record of the same name was in new/",
+	                     err);
+}
+
 static int moveall(struct ct_spool *s, const char *from, const char *to,
                    size_t cap, char ***names, size_t *n, char *err)
 {
 	char fdir[PATH_MAX], tdir[PATH_MAX];
 	char **v = NULL;
 	size_t i = 0, cnt = 0;
+	struct stat st;
 	int rc, ffd = -1, tfd = -1;
 
 	*n = 0;
@@ -438,9 +469,15 @@ static int moveall(struct ct_spool *s, const char *from, const char *to,
 	if (cnt > 0 && ((rc = ct_spool_opendirfd(fdir, &ffd, err)) != CT_OK ||
 	                (rc = ct_spool_opendirfd(tdir, &tfd, err)) != CT_OK))
 		goto out;
-	for (i = 0; i < cnt; i++)
-		if ((rc = ct_spool_moveat(ffd, fdir, tfd, tdir, v[i], err)) != CT_OK)
+	for (i = 0; i < cnt; i++) {
+		rc = ct_spool_moveat(ffd, fdir, tfd, tdir, v[i], err);
+		/* recover, and the name is in new/ as well: see recover_both. */
+		if (rc != CT_OK && strcmp(from, "cur") == 0 &&
+		    fstatat(tfd, v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			rc = recover_both(s, ffd, tfd, v[i], err);
+		if (rc != CT_OK)
 			break;
+	}
 	/* Whatever moved is made durable, even when a later rename failed:
 	 * the moved ones are then simply recovered by the next run. */
 	if (i > 0) {

@@ -425,6 +425,45 @@ static void test_put_fails(void)
 	ct_spool_close(&s);
 }
 
+/* recover where a crash left a name in both cur/ and new/ (a claim's
+ * rename half undone on a file system without a journal), in a spool of
+ * its own. */
+static void test_recover_both(void)
+{
+	struct ct_spool s;
+	char err[CT_ERRLEN] = "", a[PATH_MAX + 64], b[PATH_MAX + 64], **names = NULL;
+	size_t nr = 0, n = 0, len = strlen(top);
+
+	strncat(top, "-both", sizeof(top) - len - 1);
+	ok(ct_spool_open(&s, top, 1, err) == CT_OK && ct_spool_lock(&s, err) == CT_OK,
+	   "a spool for names in both cur/ and new/");
+	/* The one file under both names. */
+	touch("cur/7.7.dd.json", rec);
+	snprintf(a, sizeof(a), "%s/cur/7.7.dd.json", top);
+	snprintf(b, sizeof(b), "%s/new/7.7.dd.json", top);
+	ok(link(a, b) == 0, "one record under cur/ and new/ (hard link)");
+	/* Two different files under one name, and an ordinary leftover. */
+	touch("cur/8.7.ee.json", rec);
+	touch("new/8.7.ee.json", "{\"other\":1}\n");
+	touch("cur/9.7.ff.json", rec);
+	if (!ok(ct_spool_recover(&s, &nr, err) == CT_OK,
+	        "recover goes on past names in both"))
+		diag("%s", err);
+	is_int(3, (long long)nr, "... and counts the three it dealt with");
+	is_int(0, count("cur"), "cur/ is empty");
+	ok(exists("new/7.7.dd.json") && exists("new/9.7.ff.json"),
+	   "the same file once, in new/, and the leftover back in new/");
+	ok(exists("failed/8.7.ee.json") && exists("failed/8.7.ee.json.why") &&
+	   exists("new/8.7.ee.json"),
+	   "a different file of the same name goes to failed/ with its reason; new/'s stays");
+	is_int(3, count("new"), "new/ holds three records");
+	ok(ct_spool_claim(&s, &names, &n, err) == CT_OK && n == 3,
+	   "the next claim takes all three");
+	ct_spool_names_free(names);
+	ct_spool_close(&s);
+	top[len] = '\0';
+}
+
 int main(void)
 {
 	const char *tmpdir = getenv("TMPDIR");
@@ -444,6 +483,7 @@ int main(void)
 	test_prune();
 	test_many();
 	test_put_fails();
+	test_recover_both();
 	plan(tap_n);
 	top[strlen(top) - 6] = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
