@@ -174,8 +174,8 @@ main(void)
 		       "a lone low surrogate parses");
 		snprintf(want, sizeof(want), "%s", json_object_to_json_string(o));
 		json_object_put(o);
-		for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
-			ct_json_parse(cut[i], strlen(cut[i]), 8, &o, err);
+		for (size_t k = 0; k < sizeof(cut) / sizeof(cut[0]); k++) {
+			ct_json_parse(cut[k], strlen(cut[k]), 8, &o, err);
 			json_object_put(o);
 			is_int(CT_OK, ct_json_parse(next, strlen(next), 8, &o, err),
 			       "parses after another document");
@@ -183,7 +183,7 @@ main(void)
 			json_object_put(o);
 			ok(strcmp(want, got) == 0, "... into the same value");
 			if (strcmp(want, got) != 0)
-				diag("after %s: %s, wanted %s", cut[i], got, want);
+				diag("after %s: %s, wanted %s", cut[k], got, want);
 		}
 	}
 
