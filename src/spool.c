@@ -412,12 +412,9 @@ out:
 	return rc;
 }
 
-/* Move every record of from/ to to/ (both under the spool), at most cap;
- * the names moved go to *names when names is not NULL.  Every rename
- * first, then one fsync of to/ and one of from/: a batch of any size costs
- * two fsyncs, and nothing is reported moved before both succeeded. */
 /*
- * recover found NAME in both cur/ (ffd) and new/ (tfd).  A claim's
+ * recover failed to move cur/NAME (ffd) to new/ (tfd): see whether NAME
+ * is in both, and settle it if so.  A claim's
  * rename is new/ -> cur/, fsynced cur/ first, then new/: a crash between
  * the two on a file system without a journal can bring back both names
  * of the one file.  Then the cur/ name goes and the record stays in new/.
@@ -430,9 +427,9 @@ static int recover_both(struct ct_spool *s, int ffd, int tfd,
 {
 	struct stat a, b;
 
-	if (fstatat(ffd, name, &a, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    fstatat(tfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0)
-		return CT_ERR_IO;        /* err already says what failed */
+	if (fstatat(tfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    fstatat(ffd, name, &a, AT_SYMLINK_NOFOLLOW) != 0)
+		return CT_ERR_IO;   /* not in both: err says why the rename failed */
 	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 		if (unlinkat(ffd, name, 0) != 0)
 			return ct_seterr(err, CT_ERR_IO, "spool \"%s\": unlink cur/%s "
@@ -445,13 +442,18 @@ static int recover_both(struct ct_spool *s, int ffd, int tfd,
 	                     err);
 }
 
+/* Move every record of from/ to to/ (both under the spool), at most cap;
+ * the names moved go to *names when names is not NULL.  recover: a name
+ * already in to/ is settled by recover_both, not an error.  Every rename
+ * first, then one fsync of to/ and one of from/: a batch of any size costs
+ * two fsyncs, and nothing is reported moved before both succeeded. */
 static int moveall(struct ct_spool *s, const char *from, const char *to,
-                   size_t cap, char ***names, size_t *n, char *err)
+                   size_t cap, int recover, char ***names, size_t *n,
+                   char *err)
 {
 	char fdir[PATH_MAX], tdir[PATH_MAX];
 	char **v = NULL;
 	size_t i = 0, cnt = 0;
-	struct stat st;
 	int rc, ffd = -1, tfd = -1;
 
 	*n = 0;
@@ -471,9 +473,7 @@ static int moveall(struct ct_spool *s, const char *from, const char *to,
 		goto out;
 	for (i = 0; i < cnt; i++) {
 		rc = ct_spool_moveat(ffd, fdir, tfd, tdir, v[i], err);
-		/* recover, and the name is in new/ as well: see recover_both. */
-		if (rc != CT_OK && strcmp(from, "cur") == 0 &&
-		    fstatat(tfd, v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+		if (rc != CT_OK && recover)
 			rc = recover_both(s, ffd, tfd, v[i], err);
 		if (rc != CT_OK)
 			break;
@@ -529,7 +529,7 @@ static void sweep_tmp(struct ct_spool *s)
 /* cur/ -> new/ for everything a crashed run left; lock required. */
 int ct_spool_recover(struct ct_spool *s, size_t *n, char *err)
 {
-	int rc = moveall(s, "cur", "new", SIZE_MAX, NULL, n, err);
+	int rc = moveall(s, "cur", "new", SIZE_MAX, 1, NULL, n, err);
 
 	if (rc == CT_OK)
 		sweep_tmp(s);
@@ -539,5 +539,5 @@ int ct_spool_recover(struct ct_spool *s, size_t *n, char *err)
 /* new/ -> cur/, oldest first, at most CT_SPOOL_CLAIM_MAX; lock required. */
 int ct_spool_claim(struct ct_spool *s, char ***names, size_t *n, char *err)
 {
-	return moveall(s, "new", "cur", CT_SPOOL_CLAIM_MAX, names, n, err);
+	return moveall(s, "new", "cur", CT_SPOOL_CLAIM_MAX, 0, names, n, err);
 }
