@@ -64,7 +64,8 @@ int csv_ring_open(struct csv_ring *r)
 {
 	struct io_uring_params p;
 	struct io_uring_rsrc_register files;
-	char *sq, *cq;
+	size_t cqlen;
+	char *sq;
 	int e;
 
 	memset(r, 0, sizeof(*r));
@@ -85,9 +86,9 @@ int csv_ring_open(struct csv_ring *r)
 		goto fail;
 	}
 	r->sqlen = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-	r->cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-	if (r->cqlen > r->sqlen)
-		r->sqlen = r->cqlen;
+	cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (cqlen > r->sqlen)
+		r->sqlen = cqlen;
 	r->sqeslen = p.sq_entries * sizeof(struct io_uring_sqe);
 	/* SINGLE_MMAP: the two rings share one mapping. */
 	r->sq = mmap(NULL, r->sqlen, PROT_READ | PROT_WRITE,
@@ -102,14 +103,13 @@ int csv_ring_open(struct csv_ring *r)
 		r->sqes = NULL;
 		goto fail;
 	}
-	sq = r->sq;
-	cq = r->sq;
+	sq = r->sq;             /* the completion queue too */
 	r->sqtail = (unsigned *)(sq + p.sq_off.tail);
 	r->sqmask = *(unsigned *)(sq + p.sq_off.ring_mask);
-	r->cqhead = (unsigned *)(cq + p.cq_off.head);
-	r->cqtail = (unsigned *)(cq + p.cq_off.tail);
-	r->cqmask = *(unsigned *)(cq + p.cq_off.ring_mask);
-	r->cq = cq + p.cq_off.cqes;
+	r->cqhead = (unsigned *)(sq + p.cq_off.head);
+	r->cqtail = (unsigned *)(sq + p.cq_off.tail);
+	r->cqmask = *(unsigned *)(sq + p.cq_off.ring_mask);
+	r->cq = sq + p.cq_off.cqes;
 	/* The submission queue is an array of indexes into the entries:
 	 * entry i always sits at index i. */
 	for (unsigned i = 0; i < p.sq_entries; i++)

@@ -18,8 +18,9 @@
 
 struct csv_ring {
 	int fd;                          /* the ring; -1 when closed */
-	void *sq, *cq, *sqes;            /* its three mappings */
-	size_t sqlen, cqlen, sqeslen;
+	void *sq, *sqes;                 /* its two mappings (SINGLE_MMAP) */
+	void *cq;                        /* the completions, inside sq */
+	size_t sqlen, sqeslen;
 	unsigned *sqtail, sqmask;
 	unsigned *cqhead, *cqtail, cqmask;
 	char *buf;                       /* RING_N slots of RING_SLOT bytes */
