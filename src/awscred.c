@@ -80,3 +80,114 @@ missing:
 	    getenv("AWS_SHARED_CREDENTIALS_FILE") ? getenv("AWS_SHARED_CREDENTIALS_FILE")
 	                                         : "~/.aws/credentials");
 }
+
+/* ---- the chain (ct_awscred.h) ----------------------------------------
+ * A first cut: the environment and static keys in the shared credentials
+ * file.  The other sources of SPEC section 5 plug in behind the same
+ * ct_awscred_get. */
+#include <openssl/crypto.h>
+
+#include "ct_awscred.h"
+
+struct ct_awscred_chain {
+	const struct ct_conf *c;
+	struct ct_awscred cur;
+	int have;
+};
+
+int
+ct_awscred_open(const struct ct_conf *c, struct ct_awscred_chain **ch, char *err)
+{
+	if ((*ch = calloc(1, sizeof(**ch))) == NULL)
+		return ct_seterr(err, CT_ERR_NOMEM, "AWS credentials: out of memory");
+	(*ch)->c = c;
+	return CT_OK;
+}
+
+/* Copy one value into a fixed field; CT_ERR_TOOBIG when it does not fit. */
+static int
+put(char *dst, size_t dsz, const char *v, const char *what, char *err)
+{
+	if (strlen(v) >= dsz)
+		return ct_seterr(err, CT_ERR_CONFIG, "%s: longer than %zu bytes", what,
+		                 dsz - 1);
+	memcpy(dst, v, strlen(v) + 1);
+	return CT_OK;
+}
+
+int
+ct_awscred_get(struct ct_awscred_chain *ch, int force,
+               const struct ct_awscred **out, char *err)
+{
+	struct ct_conf tmp;
+	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY"),
+	           *tok = getenv("AWS_SESSION_TOKEN");
+	int rc;
+
+	*out = NULL;
+	if (ch->have && !force && (ch->cur.expires_us == 0 ||
+	    ch->cur.expires_us - ct_time_now_us() > CT_AWS_REFRESH_US)) {
+		*out = &ch->cur;
+		return CT_OK;
+	}
+	OPENSSL_cleanse(&ch->cur, sizeof(ch->cur));
+	ch->have = 0;
+	if (ak && *ak && sk && *sk) {
+		if ((rc = put(ch->cur.access_key, sizeof(ch->cur.access_key), ak,
+		              "AWS_ACCESS_KEY_ID", err)) != CT_OK ||
+		    (rc = put(ch->cur.secret_key, sizeof(ch->cur.secret_key), sk,
+		              "AWS_SECRET_ACCESS_KEY", err)) != CT_OK ||
+		    (rc = put(ch->cur.token, sizeof(ch->cur.token), tok ? tok : "",
+		              "AWS_SESSION_TOKEN", err)) != CT_OK)
+			return rc;
+		ch->cur.source = "environment";
+	} else {
+		memset(&tmp, 0, sizeof(tmp));
+		if ((rc = ct_conf_aws_credentials(&tmp, err)) != CT_OK)
+			return rc;
+		rc = put(ch->cur.access_key, sizeof(ch->cur.access_key),
+		         tmp.aws_access_key_id, "aws_access_key_id", err);
+		if (rc == CT_OK)
+			rc = put(ch->cur.secret_key, sizeof(ch->cur.secret_key),
+			         tmp.aws_secret_access_key, "aws_secret_access_key", err);
+		if (rc == CT_OK)
+			rc = put(ch->cur.token, sizeof(ch->cur.token),
+			         tmp.aws_session_token ? tmp.aws_session_token : "",
+			         "aws_session_token", err);
+		OPENSSL_cleanse(tmp.aws_secret_access_key, strlen(tmp.aws_secret_access_key));
+		free(tmp.aws_access_key_id);
+		free(tmp.aws_secret_access_key);
+		free(tmp.aws_session_token);
+		if (rc != CT_OK)
+			return rc;
+		ch->cur.source = "shared credentials file";
+	}
+	ch->have = 1;
+	*out = &ch->cur;
+	return CT_OK;
+}
+
+void
+ct_awscred_close(struct ct_awscred_chain *ch)
+{
+	if (ch == NULL)
+		return;
+	OPENSSL_cleanse(&ch->cur, sizeof(ch->cur));
+	free(ch);
+}
+
+int
+ct_aws_region(const struct ct_conf *c, char *out, size_t outsz, char *err)
+{
+	const char *r = getenv("AWS_REGION");
+
+	if (r == NULL || !*r)
+		r = getenv("AWS_DEFAULT_REGION");
+	if (r == NULL || !*r)
+		r = c->s3_region && *c->s3_region ? c->s3_region : "us-east-1";
+	if (!*r || strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r) ||
+	    strlen(r) >= outsz)
+		return ct_seterr(err, CT_ERR_CONFIG, "s3_region: \"%.64s\" is not a region name", r);
+	memcpy(out, r, strlen(r) + 1);
+	return CT_OK;
+}

@@ -109,6 +109,18 @@ struct ct_conf {
 	char *aws_access_key_id;
 	char *aws_secret_access_key;
 	char *aws_session_token;
+	/* Encrypted buckets (SPEC section 5). */
+	char *s3_sse;               /* "", "AES256" or "aws:kms" */
+	char *s3_sse_kms_key_id;    /* with aws:kms: the key; "": AWS-managed */
+	/* calltrail-export salesforce (SPEC section 9).  The key files are
+	 * paths only: the salesforce command alone opens them. */
+	char *salesforce_login_url;
+	char *salesforce_client_id;
+	char *salesforce_username;
+	char *salesforce_private_key_file;   /* "": no JWT bearer flow */
+	char *salesforce_client_secret_file; /* "": no client-credentials flow */
+	char *salesforce_object;    /* "Lead" or "Contact" */
+	char *salesforce_api_version; /* "62.0" */
 	char *path;                 /* the file that was read, or NULL */
 };
 

@@ -24,7 +24,7 @@
 
 enum kind { K_STR, K_URL, K_NAME, K_TEXT, K_SECRET, K_SECRETFILE, K_LIST,
             K_AGENT, K_ORIGIN, K_PATH, K_TARGET, K_ENDPOINT, K_REGION,
-            K_INT, K_BOOL };
+            K_INT, K_BOOL, K_CHOICE, K_OPTPATH, K_LOGINURL, K_VERSION };
 
 struct key {
 	const char *name;
@@ -32,6 +32,7 @@ struct key {
 	const char *env;      /* a foreign variable name honoured, or NULL */
 	size_t off;           /* offsetof the field in struct ct_conf */
 	long lo, hi;          /* K_INT bounds; K_STR/K_NAME/K_TEXT max length */
+	const char *choices;  /* K_CHOICE: "|a|b|" ("||" allows empty) */
 };
 
 #define F(f) offsetof(struct ct_conf, f)
@@ -56,6 +57,15 @@ static const struct key keys[] = {
 	{ "csv_dir",                 K_PATH,       NULL,                 F(csv_dir),            1, 1024 },
 	{ "csv_upload",              K_BOOL,       NULL,                 F(csv_upload),         0, 0 },
 	{ "keep_days",               K_INT,        NULL,                 F(keep_days),          1, 3650 },
+	{ "s3_sse",                  K_CHOICE,     NULL,                 F(s3_sse),             0, 16, "||AES256|aws:kms|" },
+	{ "s3_sse_kms_key_id",       K_TEXT,       NULL,                 F(s3_sse_kms_key_id),  0, 2048 },
+	{ "salesforce_login_url",    K_LOGINURL,   NULL,                 F(salesforce_login_url), 0, 1024 },
+	{ "salesforce_client_id",    K_TEXT,       NULL,                 F(salesforce_client_id), 0, 256 },
+	{ "salesforce_username",     K_TEXT,       NULL,                 F(salesforce_username), 0, 256 },
+	{ "salesforce_private_key_file", K_OPTPATH, NULL,                F(salesforce_private_key_file), 0, 1024 },
+	{ "salesforce_client_secret_file", K_OPTPATH, NULL,              F(salesforce_client_secret_file), 0, 1024 },
+	{ "salesforce_object",       K_CHOICE,     NULL,                 F(salesforce_object),  1, 16, "|Lead|Contact|" },
+	{ "salesforce_api_version",  K_VERSION,    NULL,                 F(salesforce_api_version), 1, 16 },
 };
 #undef F
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -109,6 +119,21 @@ static int
 prefixed(const char *v, const char *p)
 {
 	return strncmp(v, p, strlen(p)) == 0;
+}
+
+/* Is the authority of URL u (after "http://") a loopback address? */
+static int
+loopback(const char *u)
+{
+	static const char *const lb[] = { "localhost", "127.", "[::1]" };
+	size_t i;
+
+	for (i = 0; i < sizeof(lb) / sizeof(lb[0]); i++)
+		if (prefixed(u, lb[i]) &&
+		    (lb[i][strlen(lb[i]) - 1] == '.' ||
+		     strchr(":/", u[strlen(lb[i])]) != NULL))
+			return 1;
+	return 0;
 }
 
 /* Split "a, b ,c" into the agents array. */
@@ -273,6 +298,40 @@ setval(struct ct_conf *c, const struct key *k, const char *v, const char *where,
 			    "%s%s: \"%s\" is neither file:///DIR nor s3://BUCKET/PREFIX",
 			    where, k->name, v);
 		break;
+	case K_CHOICE: {
+		char pat[40];
+
+		snprintf(pat, sizeof(pat), "|%s|", v);
+		if (n > (size_t)k->hi || strstr(k->choices, pat) == NULL)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not one of %s", where, k->name, v,
+			    k->choices);
+		break;
+	}
+	case K_OPTPATH:
+		if (n && (v[0] != '/' || n > (size_t)k->hi))
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not an absolute path", where, k->name, v);
+		break;
+	case K_LOGINURL:
+		/* https, or http only to this host (a test stand-in) */
+		if (!(prefixed(v, "https://") ||
+		      (prefixed(v, "http://") && loopback(v + 7))) ||
+		    strchr(v, ' ') || n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not an https:// URL (http:// only for "
+			    "a loopback address)", where, k->name, v);
+		break;
+	case K_VERSION:
+		l = strtol(v, &end, 10);
+		if (!isdigit((unsigned char)v[0]) || *end != '.' ||
+		    !isdigit((unsigned char)end[1]) ||
+		    strspn(end + 1, "0123456789") != strlen(end + 1) ||
+		    n > (size_t)k->hi)
+			return ct_seterr(err, CT_ERR_CONFIG,
+			    "%s%s: \"%s\" is not an API version like 62.0",
+			    where, k->name, v);
+		break;
 	case K_REGION:
 		for (end = (char *)v; *end; end++)
 			if (!islower((unsigned char)*end) && !isdigit((unsigned char)*end) &&
@@ -435,7 +494,15 @@ defaults(struct ct_conf *c)
 	    setstr(&c->spool_dir, CT_LOCALSTATEDIR "/spool/calltrail") ||
 	    setstr(&c->target, "file://" CT_LOCALSTATEDIR "/lib/calltrail/archive") ||
 	    setstr(&c->s3_endpoint, "") || setstr(&c->s3_region, "us-east-1") ||
-	    setstr(&c->csv_dir, CT_LOCALSTATEDIR "/lib/calltrail/csv"))
+	    setstr(&c->csv_dir, CT_LOCALSTATEDIR "/lib/calltrail/csv") ||
+	    setstr(&c->s3_sse, "") || setstr(&c->s3_sse_kms_key_id, "") ||
+	    setstr(&c->salesforce_login_url, "https://login.salesforce.com") ||
+	    setstr(&c->salesforce_client_id, "") ||
+	    setstr(&c->salesforce_username, "") ||
+	    setstr(&c->salesforce_private_key_file, "") ||
+	    setstr(&c->salesforce_client_secret_file, "") ||
+	    setstr(&c->salesforce_object, "Lead") ||
+	    setstr(&c->salesforce_api_version, "62.0"))
 		return CT_ERR_NOMEM;
 	return CT_OK;
 }
@@ -465,6 +532,11 @@ ct_conf_load(struct ct_conf *c, const char *path, char *err)
 		rc = ct_seterr(err, CT_ERR_CONFIG,
 		    "livekit_api_secret: shorter than %d bytes (HS256 needs at least 32)",
 		    CT_SECRET_MIN);
+		goto out;
+	}
+	if (*c->s3_sse_kms_key_id && strcmp(c->s3_sse, "aws:kms") != 0) {
+		rc = ct_seterr(err, CT_ERR_CONFIG,
+		    "s3_sse_kms_key_id: set, but s3_sse is not aws:kms");
 		goto out;
 	}
 out:
