@@ -7,6 +7,7 @@
 //   LK_KEY, LK_SECRET  for LiveKit's TokenVerifier
 //   CHROMIUM, PROFILE  the browser and a fresh user-data dir
 //   SHOT   where the screenshot of the demo page with its token goes
+//   TOKEN_LOG  calltrail-token's log
 // Prints TAP.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -184,15 +185,29 @@ async function main() {
 
     // ---- across origins: from cors_origin only ----------------------------
     const pb = await open(B + DEMO);
-    m = await inPage(pb, { endpoint: A + '/api/connection-details', email: 'cross@acme.example.com' });
+    m = await inPage(pb, { endpoint: A + '/api/connection-details', email: 'bee@acme.example.com' });
     mc = m.ok ? await verify(m.value.participantToken) : null;
-    ok(mc && mc.md.user_email === 'cross@acme.example.com', 'a page on cors_origin gets a token from the other origin', m);
+    ok(mc && mc.md.user_email === 'bee@acme.example.com', 'a page on cors_origin gets a token from the other origin', m);
     m = await inPage(pb, { endpoint: A + '/api/connection-details', email: 'x@localhost' });
     ok(!m.ok && m.code === 'invalid_email', "and reads the server's refusal across origins", m);
     await pb.close();
     const pc = await open(C + DEMO);
-    m = await inPage(pc, { endpoint: A + '/api/connection-details', email: 'cross@acme.example.com' });
+    m = await inPage(pc, { endpoint: A + '/api/connection-details', email: 'sea@acme.example.com' });
     ok(!m.ok && m.code === 'network_error', 'a page on any other origin is refused by the browser', m);
+    // The refusing was the browser's: its preflight got an answer without
+    // CORS headers, so the POST was never sent (no log line with its
+    // address).
+    // (The log line may follow the answer by a moment: look for 2 s.)
+    let log = [], minted = [], pre = [];
+    for (let i = 0; i < 40; i++) {
+      log = require('fs').readFileSync(env.TOKEN_LOG, 'utf8').split('\n');
+      minted = log.filter((l) => l.includes('email=s***@acme.example.com'));
+      pre = log.filter((l) => l.includes('status=204'));
+      if (pre.length >= 2) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    ok(minted.length === 0 && pre.length >= 2,
+      "origin C's POST never reached the service; both preflights were answered", log.slice(-6));
     await pc.close();
 
     ok(pageErrors.length === 0, 'no uncaught errors in any page', pageErrors);

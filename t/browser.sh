@@ -86,7 +86,7 @@ done
 
 mkdir -p "$top_builddir/t"
 URL_A=$A URL_B=$B URL_C=$C LK_KEY=$KEY LK_SECRET=$SECRET CHROMIUM=$CHROMIUM \
-	PROFILE=$T/chromium-profile SHOT=$top_builddir/t/browser-demo.png \
+	PROFILE=$T/chromium-profile TOKEN_LOG=$T/token.log SHOT=$top_builddir/t/browser-demo.png \
 	node "$top_srcdir/t/browser.js"
 rc=$?
 [ $rc -eq 0 ] || { diag "calltrail-token log:"; sed 's/^/#   /' "$T/token.log" | tail -n 20; }
