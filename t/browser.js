@@ -156,6 +156,10 @@ async function main() {
     mc = m.ok ? await verify(m.value.participantToken) : null;
     ok(mc && mc.md.user_email === 'value@acme.example.com' && mc.roomConfig.agents[0].agentName === 'support-agent',
       'a given value and agent name win over storage; the agent is dispatched', m);
+    await page.fill('#email', 'field@acme.example.com');
+    m = await inPage(page, { field: '#email' });
+    mc = m.ok ? await verify(m.value.participantToken) : null;
+    ok(mc && mc.md.user_email === 'field@acme.example.com', 'a field given by CSS selector wins over storage', m);
     m = await inPage(page, { email: 'not an address' });
     ok(!m.ok && m.isError && m.code === 'invalid_email' && m.status === 400 && m.message.length > 0,
       "a refusal rejects with an Error carrying the server's code and message", m);
@@ -168,17 +172,23 @@ async function main() {
     const lk = await page.evaluate(async () => {
       const { TokenSource, decodeTokenPayload } = await import('/lk/livekit-client.esm.mjs');
       const { connectionDetails } = await import('/calltrail/calltrail.js');
-      const ts = TokenSource.custom((o) => connectionDetails({ email: 'lk@acme.example.com', agentName: o.agentName }));
-      const res = await ts.fetch({ agentName: 'support-agent' });
-      const again = await ts.fetch({ agentName: 'support-agent' });
+      // The fetch options pass straight through: the module takes the
+      // names it knows and never sends roomName, participantIdentity or
+      // participantMetadata (the server owns those).
+      const ts = TokenSource.custom((o) => connectionDetails({ ...o, email: 'lk@acme.example.com' }));
+      const opts = { agentName: 'support-agent', participantName: 'Jane Doe', roomName: 'mine',
+                     participantMetadata: '{"user_email":"x@evil.example.com"}' };
+      const res = await ts.fetch(opts);
+      const again = await ts.fetch(opts);
       const payload = decodeTokenPayload(res.participantToken);
       return { res: { serverUrl: res.serverUrl, participantToken: res.participantToken },
                cached: again.participantToken === res.participantToken, metadata: payload.metadata };
     }).catch((e) => ({ error: e.message }));
     const lc = lk.res ? await verify(lk.res.participantToken) : null;
     ok(lk.res && lk.res.serverUrl === 'ws://127.0.0.1:7880', 'TokenSource.custom(() => connectionDetails(opts)).fetch() gives serverUrl', lk);
-    ok(lc && lc.md.user_email === 'lk@acme.example.com' && lc.roomConfig.agents[0].agentName === 'support-agent',
-      "its participantToken passes TokenVerifier and carries the address and the agent", lk);
+    ok(lc && lc.md.user_email === 'lk@acme.example.com' && lc.roomConfig.agents[0].agentName === 'support-agent' &&
+       lc.name === 'Jane Doe' && lc.video.room !== 'mine',
+      "its participantToken passes TokenVerifier and carries the address, the agent and the name", lc);
     ok(lk.cached === true && typeof lk.metadata === 'string' && JSON.parse(lk.metadata).user_email === 'lk@acme.example.com',
       "livekit-client caches it and decodes the metadata the agent will read", lk);
     await page.close();
