@@ -129,5 +129,5 @@ echo "The demo page: $DEMO_URL"
 echo "(served by the same nginx, beside /api/connection-details; it loads ../calltrail.js only)"
 if [ -t 0 ] && [ -t 1 ] && [ "${DEMO_WAIT:-1}" != 0 ]; then
 	echo "Open it in a browser on this machine, type an email and press Start."
-	read -r -p "Press Enter to stop nginx and calltrail-token. " _
+	read -r -p "Press Enter to stop nginx and calltrail-token. " _ || true
 fi
