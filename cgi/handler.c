@@ -96,14 +96,23 @@ head(struct ct_handler *h, const char *allow, const char *origin)
 	if (rc == CT_OK && allow)
 		rc = ct_buf_printf(b, "Allow: %s\r\n", allow);
 	if (rc == CT_OK && cors && *cors) {
-		/* Name the configured origin only to that origin (or to all
-		 * with "*"); Vary keeps caches from mixing the answers. */
-		if (strcmp(cors, "*") == 0 || (origin && strcmp(origin, cors) == 0))
+		/* CORS headers go to the configured origin only (or to all
+		 * with "*"); any other origin gets none and its browser does
+		 * the refusing, so nothing is refused here because of an
+		 * Origin (browsers send one on same-origin POSTs too).  Vary
+		 * goes to everyone: it keeps caches from handing one origin's
+		 * answer to another. */
+		int allowed = strcmp(cors, "*") == 0 || (origin && strcmp(origin, cors) == 0);
+
+		if (allowed)
 			rc = ct_buf_printf(b, "Access-Control-Allow-Origin: %s\r\n", cors);
 		if (rc == CT_OK)
 			rc = ct_buf_adds(b, "Vary: Origin\r\n");
-		if (rc == CT_OK && h->status == 204)
-			rc = ct_buf_adds(b, "Access-Control-Allow-Methods: POST, GET, OPTIONS\r\n"
+		/* The preflight: the form POSTs JSON, so POST and
+		 * Content-Type are all it needs; browsers keep the answer
+		 * Max-Age seconds (Chromium caps it at 7200). */
+		if (rc == CT_OK && allowed && h->status == 204)
+			rc = ct_buf_adds(b, "Access-Control-Allow-Methods: POST\r\n"
 			                 "Access-Control-Allow-Headers: Content-Type\r\n"
 			                 "Access-Control-Max-Age: 600\r\n");
 	}

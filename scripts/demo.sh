@@ -10,7 +10,9 @@
 #      a session record handed to calltrail-spool put,
 #   6. calltrail-export upload into the local archive (the default target),
 #      and a listing of what was stored,
-#   7. calltrail-export csv for today, and the CSV itself.
+#   7. calltrail-export csv for today, and the CSV itself,
+#   8. the demo page (web/demo/) served by the same nginx: its URL, and on
+#      a terminal the servers stay up until Enter (DEMO_WAIT=0: they don't).
 #
 # Everything runs from build/demo/ and is stopped at the end.
 set -euo pipefail
@@ -54,6 +56,19 @@ trap cleanup EXIT
 "$bin/calltrail-token" --listen "unix:$demo/run/token.sock" --workers 2 2>"$demo/token.log" &
 pids+=($!)
 sh scripts/nginx-conf.sh "$demo" "$demo/run/token.sock" "127.0.0.1:$PORT"
+# The browser half beside the endpoint (same origin): the installed web/
+# at /calltrail/, as docs/frontend.md shows.
+web=$demo/inst/share/calltrail/web
+cat >"$demo/web.conf" <<NGINX
+	location /calltrail/ {
+		alias $web/;
+		types { text/html html; text/javascript js mjs; }
+	}
+
+NGINX
+awk -v f="$demo/web.conf" '/location @calltrail_too_large/ { while ((getline l < f) > 0) print l }
+	{ print }' "$demo/calltrail.conf" >"$demo/calltrail.conf.new"
+mv "$demo/calltrail.conf.new" "$demo/calltrail.conf"
 nginx -q -t -p "$demo/" -c "$demo/nginx.conf" -e "$demo/nginx-error.log"
 nginx -p "$demo/" -c "$demo/nginx.conf" -e "$demo/nginx-error.log" -g 'daemon off;' &
 pids+=($!)
@@ -62,6 +77,8 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 echo "GET /api/healthz -> $(curl -fsS "http://127.0.0.1:$PORT/api/healthz")"
+DEMO_URL=http://127.0.0.1:$PORT/calltrail/demo/
+echo "the demo page (web/demo/, $(curl -fsS -o /dev/null -w '%{http_code}' "$DEMO_URL")): $DEMO_URL"
 
 say "4. the browser asks for a token with the visitor's email"
 body=$(printf '{"user_email":"%s","room_config":{"agents":[{"agent_name":"sales-agent"}]}}' "$EMAIL")
@@ -106,3 +123,11 @@ csv=$demo/var/lib/calltrail/csv/salesforce-leads-$day.csv
 echo "$csv:"
 cat -A "$csv" | sed 's/\^M\$$/  <CRLF>/'
 "$bin/calltrail-export" status
+
+say "8. the form in a browser"
+echo "The demo page: $DEMO_URL"
+echo "(served by the same nginx, beside /api/connection-details; it loads ../calltrail.js only)"
+if [ -t 0 ] && [ -t 1 ] && [ "${DEMO_WAIT:-1}" != 0 ]; then
+	echo "Open it in a browser on this machine, type an email and press Start."
+	read -r -p "Press Enter to stop nginx and calltrail-token. " _ || true
+fi

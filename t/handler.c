@@ -329,6 +329,55 @@ bodies(void)
 	is_int(200, h.status, "the same handler keeps serving");
 }
 
+#define O "https://www.example.com"
+
+/* CORS (SPEC sections 3 and 8): the preflight names exactly what the form
+ * needs, only to cors_origin; any other origin, or none, gets no CORS
+ * header at all and is still served (the browser does the refusing). */
+static void
+cors_preflight(void)
+{
+	struct req opt = { "OPTIONS", TOK, NULL, "-", NULL, O };
+	struct req optother = { "OPTIONS", TOK, NULL, "-", NULL, "https://evil.example" };
+	struct req optslash = { "OPTIONS", TOK, NULL, "-", NULL, "https://www.example.com/" };
+	struct req optnone = { "OPTIONS", "/api/token", NULL, "-", NULL, NULL };
+	struct req refused = { "POST", TOK, J, NULL, "{\"user_email\":\"no-at-sign\"}", O };
+	struct req evilok = { "POST", TOK, J, NULL, "{\"user_email\":\"jane@acme.com\"}",
+	                      "https://evil.example" };
+
+	conf.cors_origin = O;
+	run(&opt);
+	ok(h.status == 204 && h.body.len == 0, "preflight from cors_origin: 204, no body");
+	ok(has("Access-Control-Allow-Origin: https://www.example.com\r\n") &&
+	   has("Access-Control-Allow-Methods: POST\r\n") &&
+	   has("Access-Control-Allow-Headers: Content-Type\r\n") &&
+	   has("Access-Control-Max-Age: 600\r\n") && has("Vary: Origin\r\n"),
+	   "preflight: origin, POST, Content-Type, max age, Vary: Origin");
+	run(&optother);
+	ok(h.status == 204 && !has("Access-Control-") && has("Vary: Origin\r\n"),
+	   "preflight from another origin: no CORS header at all");
+	run(&optslash);
+	ok(!has("Access-Control-"), "an origin that differs by a trailing slash is another origin");
+	run(&optnone);
+	ok(h.status == 204 && !has("Access-Control-"), "OPTIONS without Origin: no CORS header");
+	run(&refused);
+	ok(h.status == 400 && strcmp(errcode(), "invalid_email") == 0 &&
+	   has("Access-Control-Allow-Origin: https://www.example.com\r\n") &&
+	   !has("Access-Control-Allow-Methods"),
+	   "a refusal reaches the allowed origin's page (its error readable)");
+	run(&evilok);
+	ok(h.status == 200 && !has("Access-Control-") && h.room[0] != '-',
+	   "a POST from another origin is still served: never refused for its Origin");
+	conf.cors_origin = "*";
+	run(&optother);
+	ok(has("Access-Control-Allow-Origin: *\r\n") && has("Access-Control-Allow-Methods: POST\r\n"),
+	   "cors_origin = *: every origin is allowed");
+	conf.cors_origin = "";
+	run(&opt);
+	ok(h.status == 405 && !has("Access-Control-"), "no cors_origin: OPTIONS is 405, no CORS header");
+}
+#undef O
+
 int
 main(void)
 {
@@ -352,6 +401,7 @@ main(void)
 	agents();
 	cors_and_health();
 	bodies();
+	cors_preflight();
 	ct_handler_free(&h);
 	(void)plan;   /* the table decides the count: the plan comes last */
 	printf("1..%d\n", tap_n);
