@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <pthread.h>
 
-#include "csvring.h"
 #include "ct_csv.h"
 #include "ct_record.h"
 
@@ -21,9 +20,6 @@
 /* Names a thread takes from the shared directory stream at once: one lock
  * per CHUNK files, and CHUNK * NAME_MAX bytes of buffer per thread. */
 #define CHUNK       256
-/* Records per thread whose disk reads may be in flight at once (each an
- * open file: SHARES_MAX * PEND_MAX descriptors at most). */
-#define PEND_MAX    64
 /* Parsed calls a thread holds before it takes the aggregation's lock
  * once for all of them, and the bytes of their tiers it keeps meanwhile
  * (a tier longer than that is added on its own). */
@@ -37,8 +33,8 @@ struct run {
 	size_t reported;
 	struct ct_buf unsafe;      /* " id id ..." for the summary */
 	size_t nunsafe;
-	/* SPOOL/sent/DAY, read once by all threads together (one getdents
-	 * pass over the directory, however many threads): */
+	/* SPOOL/sent/DAY, read once by all threads together (one pass over
+	 * the directory, however many threads): */
 	DIR *dir;
 	int dir_errno;             /* readdir failed: errno */
 	int stop;                  /* the directory is done, or a share failed */
@@ -51,26 +47,20 @@ struct run {
 	struct ct_csv_day *agg;
 };
 
-/* One thread's share of the day: its read buffers and counts, added to
+/* One thread's share of the day: its read buffer and counts, added to
  * share 0's when every share is done. */
 struct share {
 	struct run *run;
 	const char *dir;           /* SPOOL/sent/DAY */
 	char *rec;                 /* reused read buffer, CT_RECORD_MAX + 1 */
 	char (*names)[NAME_MAX + 1];  /* CHUNK names taken from run->dir */
-	unsigned char isreg[CHUNK];   /* names[i] is a regular file (d_type) */
-	struct csv_ring ring;      /* opens and first reads, RING_N at once;
-	                            * ring.fd -1: one record at a time */
 	struct ct_csv_call *batch; /* BATCH calls not yet in run->agg */
 	size_t nbatch;
 	char *tiers;               /* TIERBUF bytes: the batch's tiers */
 	size_t tierlen;
-	int noatime;               /* still try O_NOATIME */
-	int nowait;                /* still try RWF_NOWAIT */
-	struct { int fd; size_t name; } pend[PEND_MAX];
-	size_t npend;              /* records opened, their reads under way */
 	size_t unreadable;         /* failed to read or ct_record_parse */
 	size_t otherday;           /* end_time not on day */
+	size_t bademail;           /* valid but for user_email (on day) */
 	int rc;
 	char err[CT_ERRLEN];
 	pthread_t th;
