@@ -2,7 +2,8 @@
  * csvread.c — calltrail-export csv: reading SPOOL/sent/DAY/ into the day's
  * aggregation, by parallel threads (see csvday.c for the command).
  *
- * The threads share one directory stream and take names CHUNK at a time.
+ * The threads share the spool's one directory reader (ct_spool_dir_next:
+ * the name rule, no symlink followed) and take names CHUNK at a time.
  * Each record is read one way only: openat relative to the directory's
  * descriptor (O_NOFOLLOW), read into the thread's reused buffer, close
  * (readrec).  It is parsed (ct_record_parse) and its call queued; the
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "csvread.h"
@@ -190,34 +190,51 @@ static int readone(struct share *sh, int dfd, const char *name)
 	return rc;
 }
 
-/* Take up to CHUNK record names from the shared directory stream into
+/* Take up to CHUNK record names from the shared spool reader into
  * sh->names; 0 when the directory is done (or another share failed).
- * ".", ".." and temporaries are not records.  Which thread reads which
- * file does not matter: the aggregation is the same in any order. */
+ * The reader gives only names that pass the spool's name rule, of
+ * regular files; a symlink with a record's name is reported and counted
+ * as unreadable, never followed.  Which thread reads which file does not
+ * matter: the aggregation is the same in any order. */
 static size_t takenames(struct share *sh)
 {
 	struct run *r = sh->run;
-	struct dirent *de;
+	char why[CT_ERRLEN], link[NAME_MAX + 1];
+	const char *name;
 	size_t n = 0, len;
+	int rc, skipped;
 
-	pthread_mutex_lock(&r->lock);
-	while (!r->stop && n < CHUNK) {
-		errno = 0;
-		if ((de = readdir(r->dir)) == NULL) {
-			r->dir_errno = errno;
-			r->stop = 1;
-			break;
+	for (;;) {
+		skipped = 0;
+		pthread_mutex_lock(&r->lock);
+		while (!r->stop && n < CHUNK) {
+			rc = ct_spool_dir_next(&r->dir, &name, why);
+			if (rc != CT_OK && name != NULL) {
+				snprintf(link, sizeof(link), "%s", name);
+				skipped = 1;
+				break;
+			}
+			if (rc != CT_OK) {
+				r->dir_rc = rc;
+				snprintf(r->dir_err, sizeof(r->dir_err), "%s", why);
+			}
+			if (rc != CT_OK || name == NULL) {
+				r->stop = 1;
+				break;
+			}
+			if ((len = strlen(name)) > NAME_MAX)
+				continue;   /* no file system gives one; never a record */
+			memcpy(sh->names[n++], name, len + 1);
 		}
-		if (de->d_name[0] == '.' ||
-		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
-			continue;
-		len = strlen(de->d_name);
-		if (len > NAME_MAX)
-			continue;   /* no file system gives one; never a record */
-		memcpy(sh->names[n++], de->d_name, len + 1);
+		pthread_mutex_unlock(&r->lock);
+		if (!skipped)
+			return n;
+		/* Reported outside r->lock, which csv_report takes. */
+		sh->unreadable++;
+		csv_report(r, link, why);
+		if (n > 0)
+			return n;
 	}
-	pthread_mutex_unlock(&r->lock);
-	return n;
 }
 
 /* Stop every share: this one failed. */
@@ -234,7 +251,7 @@ static void failshare(struct share *sh, int rc)
 static void *readall(void *arg)
 {
 	struct share *sh = arg;
-	int dfd = dirfd(sh->run->dir);
+	int dfd = sh->run->dir.fd;
 	size_t n;
 	int rc = CT_OK;
 
@@ -259,38 +276,28 @@ unsigned csv_nshares(void)
 	return n < 1 ? 1 : n > SHARES_MAX ? SHARES_MAX : (unsigned)n;
 }
 
-/* SPOOL/sent/DAY/, read by parallel threads from one directory stream
- * into the one aggregation; their counts are summed into sh[0].  Absent is an empty day; an unreadable spool is
- * not. */
+/* SPOOL/sent/DAY/, read by parallel threads from the spool's one
+ * directory reader into the one aggregation; their counts are summed
+ * into sh[0].  Absent is an empty day; an unreadable spool, or a
+ * symlinked sent/ or sent/DAY, is not. */
 int csv_from_spool(struct run *r, struct share *sh, unsigned n, char *err)
 {
-	char dir[PATH_MAX];
-	struct stat st;
-	int rc = CT_OK, fd;
+	struct ct_spool sp = CT_SPOOL_INIT;
+	int rc;
 
-	errno = 0;
-	if (stat(r->c->spool_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return ct_seterr(err, CT_ERR_IO, "spool \"%s\" cannot be read: %s",
-		                 r->c->spool_dir,
-		                 errno ? strerror(errno) : "not a directory");
-	if (snprintf(dir, sizeof(dir), "%s/sent/%s", r->c->spool_dir, r->day) >=
-	    (int)sizeof(dir))
-		return ct_seterr(err, CT_ERR_IO, "spool_dir: path too long");
-	/* The directory vanishing (a prune of an old day) is an empty day;
-	 * a symlinked day is an error, never a path to somewhere else. */
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? CT_OK
-		       : ct_seterr(err, CT_ERR_IO, "open \"%s\" failed: %s",
-		                   dir, errno == ELOOP ? "a symlink"
-		                                       : strerror(errno));
-	if ((r->dir = fdopendir(fd)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_IO, "opendir \"%s\" failed: %s", dir,
-		               strerror(errno));
-		close(fd);
-		return rc;
+	r->dir.fd = -1;
+	if ((rc = ct_spool_open(&sp, r->c->spool_dir, 0, err)) != CT_OK)
+		goto out;
+	/* The day vanishing (a prune of an old day) is an empty day. */
+	rc = ct_spool_dir_open(&sp, CT_SPOOL_SENT_DAY, r->day, &r->dir, err);
+	if (rc == CT_ERR_NOTFOUND) {
+		rc = CT_OK;
+		goto out;
 	}
+	if (rc != CT_OK)
+		goto out;
 	for (unsigned i = 0; i < n; i++)
-		sh[i].dir = dir;
+		sh[i].dir = r->dir.path;
 	/* A thread that cannot start leaves its part to the others: this
 	 * thread reads until the directory is done, so nothing is left. */
 	for (unsigned i = 1; i < n; i++)
@@ -305,15 +312,15 @@ int csv_from_spool(struct run *r, struct share *sh, unsigned n, char *err)
 			snprintf(err, CT_ERRLEN, "%s", sh[i].err);
 		}
 	}
-	if (rc == CT_OK && r->dir_errno != 0)
-		rc = ct_seterr(err, CT_ERR_IO, "readdir \"%s\" failed: %s", dir,
-		               strerror(r->dir_errno));
+	if (rc == CT_OK && r->dir_rc != CT_OK)
+		rc = ct_seterr(err, r->dir_rc, "%s", r->dir_err);
 	for (unsigned i = 1; i < n; i++) {
 		sh[0].unreadable += sh[i].unreadable;
 		sh[0].otherday += sh[i].otherday;
 		sh[0].bademail += sh[i].bademail;
 	}
-	closedir(r->dir);
-	r->dir = NULL;
+out:
+	ct_spool_dir_close(&r->dir);
+	ct_spool_close(&sp);
 	return rc;
 }

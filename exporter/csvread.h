@@ -6,12 +6,12 @@
 #ifndef CT_CSVREAD_H
 #define CT_CSVREAD_H
 
-#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 
 #include "ct_csv.h"
 #include "ct_record.h"
+#include "ct_spool.h"
 
 /* Threads reading sent/DAY/ at once.  Most of a record's cost is the
  * kernel's (openat + read + close) and json-c's, both of which scale with
@@ -29,14 +29,16 @@
 struct run {
 	struct ct_conf *c;
 	char day[11];
-	pthread_mutex_t lock;      /* guards reported, dir, dir_errno, stop */
+	pthread_mutex_t lock;      /* guards reported, dir, dir_rc, stop */
 	size_t reported;
 	struct ct_buf unsafe;      /* " id id ..." for the summary */
 	size_t nunsafe;
-	/* SPOOL/sent/DAY, read once by all threads together (one pass over
-	 * the directory, however many threads): */
-	DIR *dir;
-	int dir_errno;             /* readdir failed: errno */
+	/* SPOOL/sent/DAY through the spool's own reader, read once by all
+	 * threads together (one pass over the directory, however many
+	 * threads): */
+	struct ct_spool_dir dir;
+	int dir_rc;                /* the reader failed: its code ... */
+	char dir_err[CT_ERRLEN];   /* ... and message */
 	int stop;                  /* the directory is done, or a share failed */
 	/* The day's one aggregation, shared by the threads.  Every thread
 	 * sees nearly every caller, so one table each would cost memory
@@ -51,7 +53,7 @@ struct run {
  * share 0's when every share is done. */
 struct share {
 	struct run *run;
-	const char *dir;           /* SPOOL/sent/DAY */
+	const char *dir;           /* SPOOL/sent/DAY, for messages */
 	char *rec;                 /* reused read buffer, CT_RECORD_MAX + 1 */
 	char (*names)[NAME_MAX + 1];  /* CHUNK names taken from run->dir */
 	struct ct_csv_call *batch; /* BATCH calls not yet in run->agg */

@@ -100,28 +100,28 @@ cmp -s "$T/fromtarget/salesforce-leads-$DAY.csv" "$T/first.csv"
 ok $? "--source target gives the same bytes as --source spool"
 like "$(summary)" "\(target\): wrote 6 rows .* read $n calls" "target summary"
 
-cp "$DATA/garbage.json" "$SPOOL/sent/$DAY/1.garbage.json"
-cp "$DATA/otherday.json" "$SPOOL/sent/$DAY/1.otherday.json"
+cp "$DATA/garbage.json" "$SPOOL/sent/$DAY/1.1.bad.json"
+cp "$DATA/otherday.json" "$SPOOL/sent/$DAY/1.2.da1.json"
 # A record whose email breaks the rules (put refuses it; an older
 # calltrail, another host or a hand may have filed it) is a call with a
 # bad email, not an unreadable record; so is one whose email is a number.
-cp "$DATA/bademail.json" "$SPOOL/sent/$DAY/1.bademail.json"
+cp "$DATA/bademail.json" "$SPOOL/sent/$DAY/1.3.bade.json"
 sed 's/"user_email": *"[^"]*"/"user_email": 42/' "$DATA/bademail.json" \
-	>"$SPOOL/sent/$DAY/1.bademail2.json"
+	>"$SPOOL/sent/$DAY/1.4.bade2.json"
 csvx --day "$DAY"
 is 0 "$(rc)" "a broken record in sent/ is not fatal"
 like "$(summary)" "read $((n + 4)) calls;.* bad email 2, .* unreadable 1, other day 1$" \
 	"bad-email, unreadable and other-day records counted apart"
-like "$(cat "$T/err")" "skipped 1.garbage.json: record: " "the broken record is reported by name"
-like "$(cat "$T/err")" "skipped 1.bademail.json: user_email: " "the bad-email record is reported by name"
+like "$(cat "$T/err")" "skipped 1.1.bad.json: record: " "the broken record is reported by name"
+like "$(cat "$T/err")" "skipped 1.3.bade.json: user_email: " "the bad-email record is reported by name"
 case "$(summary) $(cat "$T/err")" in
 *not-an-email*) ok 1 "the bad email itself is never printed" ;;
 *) ok 0 "the bad email itself is never printed" ;;
 esac
 cmp -s "$FILE" "$T/first.csv"
 ok $? "and the file is unchanged"
-rm -f "$SPOOL/sent/$DAY/1.garbage.json" "$SPOOL/sent/$DAY/1.otherday.json" \
-	"$SPOOL/sent/$DAY/1.bademail.json" "$SPOOL/sent/$DAY/1.bademail2.json"
+rm -f "$SPOOL/sent/$DAY/1.1.bad.json" "$SPOOL/sent/$DAY/1.2.da1.json" \
+	"$SPOOL/sent/$DAY/1.3.bade.json" "$SPOOL/sent/$DAY/1.4.bade2.json"
 # ... and the same from the target: an object holding such a record.
 PART=$ARCH/sessions/year=2025/month=10/day=29
 gzip -n -c "$DATA/bademail.json" >"$PART/voice_bademail_000000000000.json.gz"
@@ -148,36 +148,44 @@ spool_dir = $S2
 target = file://$T/archive2
 csv_dir = $T/csv2
 EOF
-# padrec NAME EMAIL SIZE: a valid record of exactly SIZE bytes, blank-padded.
+# rec HEX: the path of a record named by the spool's rule in $R2 (the
+# reader passes nothing else).
+rec() { echo "$R2/2.1.$1.json"; }
+# padrec HEX NAME EMAIL SIZE: a valid record of exactly SIZE bytes,
+# blank-padded, session id pad_NAME.
 padrec() {
 	body=$(printf '{"session_id":"pad_%s","user_email":"%s","start_time":"%sT01:00:00Z","end_time":"%sT01:00:01Z"}' \
-		"$1" "$2" "$DAY" "$DAY")
-	{ printf '%s' "$body"; head -c $(($3 - ${#body})) /dev/zero | tr '\0' ' '; } >"$R2/$1.json"
+		"$2" "$3" "$DAY" "$DAY")
+	{ printf '%s' "$body"; head -c $(($4 - ${#body})) /dev/zero | tr '\0' ' '; } >"$(rec "$1")"
 }
 [ -x "$GEN" ] || bail "no $GEN (make check builds it)"
 "$GEN" "$R2" 700 "$DAY" 7
 for size in 512 4096 8192 1048576; do
-	padrec "s$size" "size$size@x.com" "$size"
+	padrec "a$size" "s$size" "size$size@x.com" "$size"
 done
-padrec big "big@x.com" 1048577
-padrec paged "paged@x.com" 20000
-ln -s "$R2/s512.json" "$R2/link.json"
-mkdir "$R2/dir.json"
-is 512 "$(wc -c <"$R2/s512.json" | tr -d ' ')" "a 512-byte record"
-is 1048577 "$(wc -c <"$R2/big.json" | tr -d ' ')" "a record 1 byte over the cap"
+padrec b16 big "big@x.com" 1048577
+padrec ba9ed paged "paged@x.com" 20000
+# A symlink with a record's name (reported, never followed), one with
+# another name and a directory (not records: passed over in silence).
+ln -s "$(rec a512)" "$(rec 11ac)"
+ln -s "$(rec a512)" "$R2/link.json"
+mkdir "$(rec d1)"
+is 512 "$(wc -c <"$(rec a512)" | tr -d ' ')" "a 512-byte record"
+is 1048577 "$(wc -c <"$(rec b16)" | tr -d ' ')" "a record 1 byte over the cap"
 # Out of the page cache where the file system lets us: every record,
 # then all but the first page of one (GNU dd: nocache, count=0).
 sync "$R2"/*.json 2>/dev/null
 for f in "$R2"/*.json; do
 	[ -f "$f" ] && [ ! -L "$f" ] && dd if="$f" iflag=nocache count=0 2>/dev/null
 done
-cat "$R2/paged.json" >/dev/null
-dd if="$R2/paged.json" iflag=nocache bs=4096 skip=1 count=0 2>/dev/null
+cat "$(rec ba9ed)" >/dev/null
+dd if="$(rec ba9ed)" iflag=nocache bs=4096 skip=1 count=0 2>/dev/null
 "$EXPORT" -c "$T/conf2" csv --day "$DAY" >"$T/out" 2>"$T/err"
 is 0 $? "csv over $R2 exits 0"
-like "$(summary)" "wrote 12 rows .* read 706 calls; .* unreadable 1, other day 0$" \
-	"700 generated + 5 padded records read, the over-cap one unreadable (a symlink and a directory are not records)"
-like "$(cat "$T/err")" "skipped big.json: larger than 1048576 bytes" "the over-cap record is named"
+like "$(summary)" "wrote 12 rows .* read 707 calls; .* unreadable 2, other day 0$" \
+	"700 generated + 5 padded records read; the over-cap one and the symlink unreadable"
+like "$(cat "$T/err")" "skipped 2.1.b16.json: larger than 1048576 bytes" "the over-cap record is named"
+like "$(cat "$T/err")" "skipped 2.1.11ac.json: .*is a symlink" "the symlink is named, not followed"
 F2=$T/csv2/salesforce-leads-$DAY.csv
 for size in 512 4096 8192 1048576; do
 	is "size$size@x.com,pad_s$size,${DAY}T01:00:01.000Z,,1" \
@@ -198,10 +206,10 @@ if strace -f -qq -e trace=none true 2>/dev/null &&
 	env "$NOLSAN" strace -f -qq -o "$T/strace" -e trace=openat,open \
 		"$EXPORT" -c "$T/conf2" csv --day "$DAY" --out "$T/csv2trace" >/dev/null 2>&1; then
 	opens=$(grep -c 'openat([0-9]*, "[^"/]*\.json", [^)]*O_NOFOLLOW' "$T/strace")
-	[ "$opens" -ge 705 ] && [ "$opens" -le 707 ]
+	[ "$opens" -eq 706 ]
 	ok $? "every record opened once, relative to the directory, O_NOFOLLOW ($opens)"
-	grep -q 'open.*link\.json.*= [0-9]' "$T/strace"
-	is 1 $? "the symlink is never opened"
+	grep -q 'open.*\(link\|11ac\)\.json.*= [0-9]' "$T/strace"
+	is 1 $? "the symlinks are never opened"
 else
 	skip "strace is not usable"
 	skip "strace is not usable"
@@ -218,8 +226,9 @@ printf 'spool_dir = %s\ntarget = file://%s\ncsv_dir = %s\n' \
 # tierrec NAME EMAIL TIER
 tierrec() {
 	printf '{"session_id":"%s","user_email":"%s","start_time":"%sT01:00:00Z","end_time":"%sT01:00:01Z","discovered_signals":{"qualification_tier":"%s"}}' \
-		"$1" "$2" "$DAY" "$DAY" "$3" >"$S3/sent/$DAY/$1.json"
+		"$1" "$2" "$DAY" "$DAY" "$3" >"$S3/sent/$DAY/3.$((tn = tn + 1)).0.json"
 }
+tn=0
 rep() { i=0; r=; while [ $i -lt "$2" ]; do r=$r$1; i=$((i + 1)); done; printf '%s' "$r"; }
 tierrec t255 t255@x.com "$(rep a 255)"
 tierrec t256 t256@x.com "$(rep a 256)"
@@ -239,6 +248,19 @@ grep -q '^e127@' "$F3"
 ok $? "127 four-byte characters and one more fit (255 UTF-16 units)"
 grep -q '^t256@\|^e128@' "$F3"
 is 1 $? "the longer tiers' rows are left out, not cut"
+
+# A symlinked sent/DAY is an error naming it, never a way out of the spool.
+S4=$T/spool4
+mkdir -p "$S4/sent" "$T/elsewhere"
+cp "$DATA/day/a1.json" "$T/elsewhere/1.1.a1.json"
+ln -s "$T/elsewhere" "$S4/sent/$DAY"
+printf 'spool_dir = %s\ntarget = file://%s\ncsv_dir = %s\n' \
+	"$S4" "$T/archive4" "$T/csv4" >"$T/conf4"
+"$EXPORT" -c "$T/conf4" csv --day "$DAY" >"$T/out" 2>"$T/err"
+is 74 $? "a symlinked sent/$DAY: exit 74"
+like "$(cat "$T/err")" "sent/$DAY.*symlink" "... naming it"
+test -e "$T/csv4/salesforce-leads-$DAY.csv"
+is 1 $? "... and no file written"
 
 # ---- csv_upload ---------------------------------------------------------
 write_conf yes
