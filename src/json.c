@@ -1,6 +1,8 @@
-/* json.c — strict JSON in: one value, valid UTF-8, bounded depth, nothing
- * after it.  Everything calltrail reads from a client or a file goes
- * through ct_json_parse, so the rules are the same everywhere. */
+/* json.c — strict JSON in: RFC 8259 and nothing more (json-c's own
+ * strict mode is not: see lex_bad), one value, valid UTF-8, bounded
+ * depth, nothing after it.  Everything calltrail reads from a client or a
+ * file — the token body, spool records, archived objects — goes through
+ * ct_json_parse, so the rules are the same everywhere. */
 #include <locale.h>
 #include <math.h>
 #include <stdint.h>
