@@ -198,8 +198,8 @@ main(void)
 
 			/* The name on one TAP line: control characters as '?'. */
 			for (k = 0; strict[i].in[k] && k < sizeof(shown) - 1; k++)
-				shown[k] = (unsigned char)strict[i].in[k] < 0x20
-				           ? '?' : strict[i].in[k];
+				shown[k] = (unsigned char)strict[i].in[k] < 0x20 ||
+				           strict[i].in[k] == 0x7f ? '?' : strict[i].in[k];
 			shown[k] = '\0';
 			is_int(strict[i].rc, rc, "strict JSON: %s %s",
 			       strict[i].rc == CT_OK ? "accepts" : "refuses", shown);
