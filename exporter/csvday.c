@@ -256,8 +256,6 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	}
 	for (unsigned i = 0; i < nsh; i++) {
 		sh[i].run = &r;
-		sh[i].noatime = 1;
-		sh[i].nowait = 1;
 		if ((sh[i].rec = malloc(CT_RECORD_MAX + 1)) == NULL ||
 		    (sh[i].names = malloc(CHUNK * sizeof(*sh[i].names))) == NULL ||
 		    (sh[i].batch = malloc(BATCH * sizeof(*sh[i].batch))) == NULL ||
@@ -304,11 +302,14 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	 * and why (unsafe rows by session id, never by email). */
 	printf("csv %s (%s): wrote %zu row%s to %s%s%s; read %zu calls; left out: "
 	       "no email %zu, bad email %zu, email over %d chars %zu, "
-	       "unsafe cell %zu%s%s%s, unreadable %zu, other day %zu\n",
+	       "unsafe cell %zu, tier over %d chars %zu%s%s%s, unreadable %zu, "
+	       "other day %zu\n",
 	       r.day, source, st.rows, st.rows == 1 ? "" : "s", path,
 	       c->csv_upload ? " and " : "", c->csv_upload ? key : "",
-	       st.calls + sh[0].unreadable + sh[0].otherday, st.no_email, st.bad_email,
-	       CT_CSV_EMAIL_MAX, st.too_long, st.unsafe,
+	       st.calls + sh[0].unreadable + sh[0].otherday + sh[0].bademail,
+	       st.no_email, st.bad_email + sh[0].bademail,
+	       CT_CSV_EMAIL_MAX, st.too_long, st.unsafe, CT_CSV_TIER_MAX,
+	       st.tier_long,
 	       r.nunsafe ? " (sessions:" : "", r.nunsafe ? r.unsafe.p : "",
 	       r.nunsafe ? ")" : "", sh[0].unreadable, sh[0].otherday);
 	fflush(stdout);

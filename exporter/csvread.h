@@ -6,13 +6,12 @@
 #ifndef CT_CSVREAD_H
 #define CT_CSVREAD_H
 
-#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 
-#include "csvring.h"
 #include "ct_csv.h"
 #include "ct_record.h"
+#include "ct_spool.h"
 
 /* Threads reading sent/DAY/ at once.  Most of a record's cost is the
  * kernel's (openat + read + close) and json-c's, both of which scale with
@@ -21,9 +20,6 @@
 /* Names a thread takes from the shared directory stream at once: one lock
  * per CHUNK files, and CHUNK * NAME_MAX bytes of buffer per thread. */
 #define CHUNK       256
-/* Records per thread whose disk reads may be in flight at once (each an
- * open file: SHARES_MAX * PEND_MAX descriptors at most). */
-#define PEND_MAX    64
 /* Parsed calls a thread holds before it takes the aggregation's lock
  * once for all of them, and the bytes of their tiers it keeps meanwhile
  * (a tier longer than that is added on its own). */
@@ -33,14 +29,16 @@
 struct run {
 	struct ct_conf *c;
 	char day[11];
-	pthread_mutex_t lock;      /* guards reported, dir, dir_errno, stop */
+	pthread_mutex_t lock;      /* guards reported, dir, dir_rc, stop */
 	size_t reported;
 	struct ct_buf unsafe;      /* " id id ..." for the summary */
 	size_t nunsafe;
-	/* SPOOL/sent/DAY, read once by all threads together (one getdents
-	 * pass over the directory, however many threads): */
-	DIR *dir;
-	int dir_errno;             /* readdir failed: errno */
+	/* SPOOL/sent/DAY through the spool's own reader, read once by all
+	 * threads together (one pass over the directory, however many
+	 * threads): */
+	struct ct_spool_dir dir;
+	int dir_rc;                /* the reader failed: its code ... */
+	char dir_err[CT_ERRLEN];   /* ... and message */
 	int stop;                  /* the directory is done, or a share failed */
 	/* The day's one aggregation, shared by the threads.  Every thread
 	 * sees nearly every caller, so one table each would cost memory
@@ -51,26 +49,20 @@ struct run {
 	struct ct_csv_day *agg;
 };
 
-/* One thread's share of the day: its read buffers and counts, added to
+/* One thread's share of the day: its read buffer and counts, added to
  * share 0's when every share is done. */
 struct share {
 	struct run *run;
-	const char *dir;           /* SPOOL/sent/DAY */
+	const char *dir;           /* SPOOL/sent/DAY, for messages */
 	char *rec;                 /* reused read buffer, CT_RECORD_MAX + 1 */
 	char (*names)[NAME_MAX + 1];  /* CHUNK names taken from run->dir */
-	unsigned char isreg[CHUNK];   /* names[i] is a regular file (d_type) */
-	struct csv_ring ring;      /* opens and first reads, RING_N at once;
-	                            * ring.fd -1: one record at a time */
 	struct ct_csv_call *batch; /* BATCH calls not yet in run->agg */
 	size_t nbatch;
 	char *tiers;               /* TIERBUF bytes: the batch's tiers */
 	size_t tierlen;
-	int noatime;               /* still try O_NOATIME */
-	int nowait;                /* still try RWF_NOWAIT */
-	struct { int fd; size_t name; } pend[PEND_MAX];
-	size_t npend;              /* records opened, their reads under way */
 	size_t unreadable;         /* failed to read or ct_record_parse */
 	size_t otherday;           /* end_time not on day */
+	size_t bademail;           /* valid but for user_email (on day) */
 	int rc;
 	char err[CT_ERRLEN];
 	pthread_t th;

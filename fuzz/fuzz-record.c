@@ -4,13 +4,17 @@
  * `calltrail-spool put` and the exporter reads back from the spool.
  *
  * Checked on every input: no crash, no leak, and
- *   - an accepted record has a session_id of 1-128 [A-Za-z0-9_.-], an
+ *   - an accepted record has a session_id of 1-128 [A-Za-z0-9_.-] that
+ *     begins with a letter or digit, times in 1970 or later, an
  *     email that is "" or passes the email rule unchanged, end >= start,
  *     and a day (YYYY-MM-DD) that is end_time's UTC day;
  *   - the times survive the CSV's formatting: formatting end_time to the
  *     millisecond and parsing it back gives the same millisecond;
  *   - a refusal says why in one printable line;
- *   - parsing is deterministic, and freeing twice is safe.
+ *   - parsing is deterministic, and freeing twice is safe;
+ *   - an accepted record is RFC 8259 JSON to any parser: with
+ *     CT_FUZZ_ACCEPTED set it is kept for Python's json module
+ *     (accepted.h, t/fuzz-regress.sh).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 
 #include <json-c/json.h>
 
+#include "accepted.h"
 #include "ct_record.h"
 
 #define CHECK(c, what) do { if (!(c)) { \
@@ -67,6 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	CHECK(r.root != NULL && json_object_is_type(r.root, json_type_object), "root is an object");
+	fuzz_accepted("record", data, size);
 	n = strlen(r.session_id);
 	CHECK(n >= 1 && n <= CT_SESSION_ID_MAX, "session_id is 1-128 bytes");
 	for (i = 0; i < n; i++) {
@@ -74,7 +80,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-',
 		      "session_id is [A-Za-z0-9_.-]");
+		CHECK(i > 0 || (c != '_' && c != '.' && c != '-'),
+		      "session_id begins with a letter or digit");
 	}
+	CHECK(r.start_us >= 0 && r.end_us >= 0, "times are in 1970 or later");
 	if (r.email[0]) {
 		CHECK(ct_email_check(r.email, strlen(r.email), email, NULL) == CT_OK &&
 		      strcmp(email, r.email) == 0, "the email passes the rule unchanged");

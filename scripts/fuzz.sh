@@ -83,6 +83,21 @@ for r in $runs; do
 		ls -1 "$b/findings/$h/" | sed 's/^/   /'
 		grep -E 'ERROR: |invariant broken|SUMMARY' "$b/findings/$h.log" | head -n 5 || true
 	fi
+	# The record and handler property (fuzz/accepted.h): every input of
+	# the grown corpus that the harness accepted as JSON must be read by
+	# a second, strict parser, Python's json (t/fuzz-strict.py).
+	case $h in record|handler|handler-headers)
+		mkdir -p "$scratch/accepted-$h"
+		CT_FUZZ_ACCEPTED=$scratch/accepted-$h "$b/fuzz/fuzz-$h" -runs=0 "$scratch/$h" \
+			</dev/null >"$b/findings/$h-accepted.log" 2>&1 || true
+		if ! python3 "$top/t/fuzz-strict.py" "$scratch/accepted-$h" >"$b/findings/$h-strict.log" 2>&1; then
+			status=1
+			echo "== fuzz: $h accepted JSON that Python's json refuses (or nothing):"
+			head -n 5 "$b/findings/$h-strict.log"
+			mkdir -p "$b/findings/$h-accepted"
+			cp "$scratch/accepted-$h"/* "$b/findings/$h-accepted/" 2>/dev/null || true
+		fi ;;
+	esac
 done
 [ "$status" = 0 ] && echo "fuzz: no findings" || echo "fuzz: FINDINGS (see above)"
 exit "$status"

@@ -292,50 +292,14 @@ static int add1(struct ct_csv_day *d, const struct ct_csv_call *c)
 	return CT_OK;
 }
 
-/* How far ahead of the call being added the table is prefetched: the
- * slot PREFETCH calls ahead, the entry of the slot half as far ahead
- * (whose slot line has arrived by then).  With a table far beyond the
- * caches, each call costs two memory round trips otherwise; prefetched,
- * they overlap.  Only hints: a stale one (after grow) is harmless. */
-#define PREFETCH 8
-
-static void prefetch(const struct ct_csv_day *d, const struct ct_csv_call *c,
-                     int entry)
-{
-#if defined(__GNUC__)
-	const struct slot *s;
-
-	if (c->skip != CT_CSV_TAKEN)
-		return;
-	s = &d->slot[c->hash & (d->size - 1)];
-	if (!entry)
-		__builtin_prefetch(s, 0, 1);
-	else if (s->e != NULL)
-		__builtin_prefetch(s->e, 1, 1);
-#else
-	(void)d;
-	(void)c;
-	(void)entry;
-#endif
-}
-
 int ct_csv_day_add_calls(struct ct_csv_day *d, const struct ct_csv_call *c,
                          size_t n)
 {
 	int rc;
 
-	for (size_t i = 0; i < n && i < PREFETCH; i++)
-		prefetch(d, &c[i], 0);
-	for (size_t i = 0; i < n && i < PREFETCH / 2; i++)
-		prefetch(d, &c[i], 1);
-	for (size_t i = 0; i < n; i++) {
-		if (i + PREFETCH < n)
-			prefetch(d, &c[i + PREFETCH], 0);
-		if (i + PREFETCH / 2 < n)
-			prefetch(d, &c[i + PREFETCH / 2], 1);
+	for (size_t i = 0; i < n; i++)
 		if ((rc = add1(d, &c[i])) != CT_OK)
 			return rc;
-	}
 	return CT_OK;
 }
 
@@ -367,6 +331,22 @@ int ct_csv_day_add(struct ct_csv_day *d, const char *email,
 	return ct_csv_day_add_calls(d, &c, 1);
 }
 
+/* The length of UTF-8 s as Salesforce counts a text field's characters:
+ * in UTF-16 code units (a character beyond U+FFFF counts two).  s is
+ * valid UTF-8 (ct_json_parse refuses anything else). */
+static size_t sf_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c & 0xc0) != 0x80)
+			n += c >= 0xf0 ? 2 : 1;
+	}
+	return n;
+}
+
 static int byemail(const void *a, const void *b)
 {
 	const struct ent *x = *(struct ent *const *)a;
@@ -384,7 +364,7 @@ int ct_csv_day_render(struct ct_csv_day *d, struct ct_buf *out,
 	int rc;
 
 	ct_buf_reset(out);
-	d->st.rows = d->st.unsafe = 0;
+	d->st.rows = d->st.unsafe = d->st.tier_long = 0;
 	if ((rc = ct_buf_add(out, CT_CSV_HEADER "\r\n",
 	                     sizeof(CT_CSV_HEADER "\r\n") - 1)) != CT_OK)
 		goto out;
@@ -409,6 +389,14 @@ int ct_csv_day_render(struct ct_csv_day *d, struct ct_buf *out,
 		snprintf(count, sizeof(count), "%zu", e->count);
 		for (size_t c = 0; c < 5; c++)
 			bad |= ct_csv_cell_unsafe(cells[c], strlen(cells[c]));
+		if (!bad && sf_chars(tier) > CT_CSV_TIER_MAX) {
+			/* Too long for the text field: left out like an
+			 * unsafe row, never cut. */
+			d->st.tier_long++;
+			if (unsafe_cb != NULL)
+				unsafe_cb(arg, e->sid);
+			continue;
+		}
 		if (bad) {
 			/* Left out, never rewritten: a changed cell would put
 			 * data in Salesforce that the call never produced. */

@@ -14,6 +14,9 @@
 
 /* Salesforce's Email field holds at most 80 characters. */
 #define CT_CSV_EMAIL_MAX 80
+/* Voice_Qualification_Tier__c is a text field: at most 255 characters
+ * (UTF-16 code units, as Salesforce counts them). */
+#define CT_CSV_TIER_MAX 255
 
 #define CT_CSV_HEADER "Email,Last_Voice_Session__c,Last_Voice_Call_Date__c," \
                       "Voice_Qualification_Tier__c,Voice_Calls__c"
@@ -37,7 +40,8 @@ enum ct_csv_skip {
 	CT_CSV_TAKEN = 0,
 	CT_CSV_NO_EMAIL,    /* empty or blank email */
 	CT_CSV_BAD_EMAIL,   /* breaks ct_email_check (ct_csv_day_add only: a
-	                       record's email was checked when it was read) */
+	                       record's email was checked by ct_record_parse,
+	                       and the exporter counts those refusals itself) */
 	CT_CSV_TOO_LONG,    /* longer than CT_CSV_EMAIL_MAX */
 };
 
@@ -46,6 +50,7 @@ struct ct_csv_stats {
 	size_t no_email, bad_email, too_long;
 	size_t rows;        /* rows rendered */
 	size_t unsafe;      /* rows left out: a cell would begin with = + - @ TAB CR */
+	size_t tier_long;   /* rows left out: tier over CT_CSV_TIER_MAX characters */
 };
 
 struct ct_csv_day;
@@ -92,8 +97,7 @@ int ct_csv_call_prep(struct ct_csv_call *c, const char *email,
                      const char *session_id, int64_t end_us, const char *tier);
 
 /*
- * Count n prepared calls, as ct_csv_day_add would one by one (the
- * table lookups overlapped).  CT_ERR_NOMEM leaves d valid; the calls
+ * Count n prepared calls, as ct_csv_day_add would one by one.  CT_ERR_NOMEM leaves d valid; the calls
  * before the failing one are counted.
  */
 int ct_csv_day_add_calls(struct ct_csv_day *d, const struct ct_csv_call *c,
@@ -101,8 +105,10 @@ int ct_csv_day_add_calls(struct ct_csv_day *d, const struct ct_csv_call *c,
 
 /*
  * Render the header and one row per email, sorted by email (byte order),
- * into out (reset first).  A row with an unsafe cell is left out and its
- * winning session id handed to unsafe_cb (may be NULL), in row order.
+ * into out (reset first).  A row with an unsafe cell, or whose tier is
+ * longer than CT_CSV_TIER_MAX characters, is left out (never rewritten
+ * or cut) and its winning session id handed to unsafe_cb (may be NULL),
+ * in row order.
  * The stats are copied to st (may be NULL).
  */
 int ct_csv_day_render(struct ct_csv_day *d, struct ct_buf *out,

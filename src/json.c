@@ -1,9 +1,10 @@
-/* json.c — strict JSON in: one value, valid UTF-8, bounded depth, nothing
- * after it.  Everything calltrail reads from a client or a file goes
- * through ct_json_parse, so the rules are the same everywhere. */
+/* json.c — strict JSON in: RFC 8259 and nothing more (json-c's own
+ * strict mode is not: see lex_bad), one value, valid UTF-8, bounded
+ * depth, nothing after it.  Everything calltrail reads from a client or a
+ * file — the token body, spool records, archived objects — goes through
+ * ct_json_parse, so the rules are the same everywhere. */
 #include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -122,75 +123,124 @@ c_locale(void)
 }
 
 /*
- * One tokener per thread, reset between documents: creating and freeing
- * one per document (a 1 KiB calloc for its stack, which also makes glibc
- * consolidate its free lists) was ~9 % of the CSV's user time.
- *
- * Only a tokener whose last document json-c parsed to the end is kept.
- * json_tokener_reset does not clear all of a failed document's state: in
- * json-c 0.16 a document cut off after a "\ud800" leaves the pending high
- * surrogate, and the next document would decode differently (the record
- * fuzzer caught exactly that when every tokener was kept).  A successful
- * parse has closed every string, and with it that state.
- *
- * The key's destructor frees a thread's tokener when the thread ends.
- * Without a key (pthread_key_create failed) every parse has its own.
+ * RFC 8259's tokens, which json-c's strict mode does not hold a document
+ * to: it takes single-quoted strings, raw control characters inside
+ * strings, "1.", "1.e5", "00", "-01", NaN and Infinity.  This pass checks
+ * every token outside and inside strings (the grammar that joins them —
+ * nesting, commas, colons — is json-c's, which is strict about it).
+ * Returns the offset of the first byte that no RFC 8259 token allows
+ * there, or len.  UTF-8 is utf8_bad's.
  */
-static pthread_key_t tokkey;
-static int tokkey_ok;
-static pthread_once_t tokonce = PTHREAD_ONCE_INIT;
+/* Bytes that end a run of plain bytes inside a string: the quote, the
+ * backslash and the control characters RFC 8259 wants escaped. */
+static const unsigned char strstop[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+	[0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+	[0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+	[0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+	[0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+	[0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
 
-static void
-tokfree(void *t)
+/* Are the 8 bytes at p plain string bytes (none in strstop)?  The
+ * "has a byte less than n" test of Bit Twiddling Hacks, on the bytes and
+ * on their XOR with '"' and '\\' (a zero byte is one less than 1); bytes
+ * of 0x80 and above never count as less.  As utf8_bad, 8 at a time. */
+static int
+plain8(const char *p)
 {
-	json_tokener_free(t);
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t w, q, b;
+
+	memcpy(&w, p, 8);
+	q = w ^ (ones * '"');
+	b = w ^ (ones * '\\');
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+	        ((b - ones) & ~b)) & high ? 0 : 1;
 }
 
-static void
-tokinit(void)
+static size_t
+lex_bad(const char *s, size_t len)
 {
-	tokkey_ok = pthread_key_create(&tokkey, tokfree) == 0;
-}
+	size_t i = 0, k;
 
-/* The thread's tokener for maxdepth, reset; or a new one.  *kept: it is
- * the thread's (give it back with tokdone), not the caller's to free. */
-static struct json_tokener *
-tokget(int maxdepth, int *kept)
-{
-	struct json_tokener *t;
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
 
-	*kept = 0;
-	pthread_once(&tokonce, tokinit);
-	if (tokkey_ok && (t = pthread_getspecific(tokkey)) != NULL) {
-		if (t->max_depth == maxdepth) {
-			json_tokener_reset(t);
-			*kept = 1;
-			return t;
+		switch (c) {
+		case ' ': case '\t': case '\n': case '\r':
+		case '{': case '}': case '[': case ']': case ':': case ',':
+			i++;
+			continue;
+		case '"':
+			for (i++; i < len && s[i] != '"'; i++) {
+				/* Most of a record is plain string bytes. */
+				while (len - i >= 8 && plain8(s + i))
+					i += 8;
+				while (i < len && !strstop[(unsigned char)s[i]])
+					i++;
+				if (i == len || s[i] == '"')
+					break;
+				if ((unsigned char)s[i] < 0x20)
+					return i;   /* raw control character */
+				if (++i == len)
+					return i;
+				if (s[i] == 'u') {
+					for (k = 1; k <= 4; k++)
+						if (i + k >= len ||
+						    !strchr("0123456789abcdefABCDEF", s[i + k]) ||
+						    s[i + k] == '\0')
+							return i;
+					i += 4;
+				} else if (!strchr("\"\\/bfnrt", s[i]) || s[i] == '\0')
+					return i;
+			}
+			if (i == len)
+				return i;   /* unterminated: json-c says "truncated" */
+			i++;
+			continue;
+		case 't': case 'f': case 'n': {
+			const char *w = c == 't' ? "true" : c == 'f' ? "false" : "null";
+			size_t n = strlen(w);
+
+			if (len - i < n || memcmp(s + i, w, n) != 0)
+				return i;
+			i += n;
+			break;
 		}
-		/* Another depth than last time: this one replaces it. */
-		pthread_setspecific(tokkey, NULL);
-		json_tokener_free(t);
+		default:
+			/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+			if (c == '-')
+				i++;
+			if (i < len && s[i] == '0')
+				i++;
+			else if (i < len && s[i] >= '1' && s[i] <= '9')
+				while (i < len && s[i] >= '0' && s[i] <= '9')
+					i++;
+			else
+				return i;
+			if (i < len && s[i] == '.') {
+				if (++i == len || s[i] < '0' || s[i] > '9')
+					return i;
+				while (i < len && s[i] >= '0' && s[i] <= '9')
+					i++;
+			}
+			if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+				if (++i < len && (s[i] == '+' || s[i] == '-'))
+					i++;
+				if (i == len || s[i] < '0' || s[i] > '9')
+					return i;
+				while (i < len && s[i] >= '0' && s[i] <= '9')
+					i++;
+			}
+			break;
+		}
+		/* A number or literal ends at a delimiter: "00", "1x" and
+		 * "truex" are one bad token, not two good ones. */
+		if (i < len && !strchr(" \t\n\r{}[]:,\"", s[i]))
+			return i;
 	}
-	if ((t = json_tokener_new_ex(maxdepth)) == NULL)
-		return NULL;
-	json_tokener_set_flags(t, JSON_TOKENER_STRICT);
-	if (tokkey_ok && pthread_setspecific(tokkey, t) == 0)
-		*kept = 1;
-	return t;
-}
-
-/* Done with t: a kept tokener stays the thread's only if json-c parsed its
- * document to the end (ok); any other is freed. */
-static void
-tokdone(struct json_tokener *t, int kept, int ok)
-{
-	if (t == NULL)
-		return;
-	if (kept && ok)
-		return;
-	if (kept)
-		pthread_setspecific(tokkey, NULL);
-	json_tokener_free(t);
+	return len;
 }
 
 int
@@ -199,9 +249,9 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *o = NULL;
-	enum json_tokener_error jerr = json_tokener_continue;
+	enum json_tokener_error jerr;
 	size_t end;
-	int rc = CT_ERR_INPUT, kept = 0;
+	int rc = CT_ERR_INPUT;
 
 	*out = NULL;
 	if (len == 0) {
@@ -221,11 +271,17 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 		ct_seterr(err, rc, "invalid UTF-8 at byte %zu", end);
 		goto out;
 	}
+	if ((end = lex_bad(buf, len)) != len) {
+		ct_seterr(err, rc, "not valid JSON: unexpected byte 0x%02x at "
+		          "byte %zu (RFC 8259)", (unsigned char)buf[end], end);
+		goto out;
+	}
 	c_locale();
-	if ((tok = tokget(maxdepth, &kept)) == NULL) {
+	if ((tok = json_tokener_new_ex(maxdepth)) == NULL) {
 		rc = CT_ERR_NOMEM;
 		goto out;
 	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (o == NULL || jerr != json_tokener_success) {
@@ -255,7 +311,8 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 	rc = CT_OK;
 out:
 	json_object_put(o);
-	tokdone(tok, kept, jerr == json_tokener_success);
+	if (tok != NULL)
+		json_tokener_free(tok);
 	return rc;
 }
 

@@ -75,6 +75,13 @@ static int has_nul(struct json_object *v)
 	       (size_t)json_object_get_string_len(v);
 }
 
+/* ASCII letter or digit, whatever the locale. */
+static int isalnumc(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9');
+}
+
 static int check_session_id(const struct members *root, struct ct_record *r,
                             char *err)
 {
@@ -95,11 +102,15 @@ static int check_session_id(const struct members *root, struct ct_record *r,
 		                 "session_id: must be 1-%d of [A-Za-z0-9_.-]",
 		                 CT_SESSION_ID_MAX);
 	/* The id becomes part of an object key and a CSV cell: only the
-	 * characters a LiveKit room name from calltrail-token can hold. */
+	 * characters a LiveKit room name from calltrail-token can hold, and
+	 * first a letter or digit, so that no id makes a hidden object
+	 * (".", "..", ".tmp-…") or a cell a spreadsheet would evaluate. */
+	if (!isalnumc((unsigned char)s[0]))
+		return ct_seterr(err, CT_ERR_INPUT,
+		                 "session_id: must begin with a letter or digit");
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+		if (!isalnumc(c) && c != '_' && c != '.' && c != '-')
 			return ct_seterr(err, CT_ERR_INPUT,
 			                 "session_id: must be 1-%d of [A-Za-z0-9_.-]",
 			                 CT_SESSION_ID_MAX);
@@ -147,6 +158,11 @@ static int check_time(const struct members *root, enum mem i, int64_t *us,
 		return ct_seterr(err, CT_ERR_INPUT,
 		                 "%s: not an RFC 3339 date-time "
 		                 "(e.g. 2025-10-29T18:04:05.123Z)", key);
+	/* Before 1970 (in UTC) a record has no sent/YYYY-MM-DD day to be
+	 * filed under; ct_time_parse already refuses years past 9999. */
+	if (*us < 0)
+		return ct_seterr(err, CT_ERR_INPUT,
+		                 "%s: year outside 1970-9999 (UTC)", key);
 	return CT_OK;
 }
 
@@ -189,29 +205,6 @@ static int check_type(const struct members *m, enum mem key,
 	return CT_OK;
 }
 
-/* YYYY-MM-DD (UTC) of us into day: ct_time_day, with the last answer
- * kept per thread.  A day's records all end on the same day, and the
- * formatting (snprintf) would otherwise cost more than the rest of the
- * validation after the JSON parse.  A UTC day is exactly 86400 s of POSIX
- * time, so the day number is floor(us / 86400e6). */
-static void dayof(int64_t us, char day[11])
-{
-	static _Thread_local struct {
-		int valid;
-		int64_t dayno;
-		char day[11];
-	} last;
-	const int64_t dus = 86400LL * 1000000;
-	int64_t dayno = us / dus - (us % dus < 0);
-
-	if (!last.valid || last.dayno != dayno) {
-		ct_time_day(us, last.day);
-		last.dayno = dayno;
-		last.valid = 1;
-	}
-	memcpy(day, last.day, sizeof(last.day));
-}
-
 /*
  * Parse and validate buf[0..len) into r.  See ct_record.h.  r is cleared
  * first, so ct_record_free is safe on it whatever this returns.
@@ -244,7 +237,6 @@ int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
 	}
 	members_of(root, &m);
 	if ((rc = check_session_id(&m, r, err)) != CT_OK ||
-	    (rc = check_email(&m, r, err)) != CT_OK ||
 	    (rc = check_time(&m, M_START_TIME, &r->start_us, err)) != CT_OK ||
 	    (rc = check_time(&m, M_END_TIME, &r->end_us, err)) != CT_OK)
 		goto out;
@@ -252,6 +244,9 @@ int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
 		rc = ct_seterr(err, CT_ERR_INPUT, "end_time: before start_time");
 		goto out;
 	}
+	/* The day the record belongs to is the day the call ended, in UTC:
+	 * that is where the exporter files it and which CSV counts it. */
+	ct_time_day(r->end_us, r->day);
 	if ((rc = check_duration(&m, err)) != CT_OK ||
 	    (rc = check_type(&m, M_USER_METADATA, json_type_object, "an object", err)) != CT_OK ||
 	    (rc = check_type(&m, M_SIGNALS, json_type_object, "an object", err)) != CT_OK ||
@@ -276,9 +271,14 @@ int ct_record_parse(const char *buf, size_t len, struct ct_record *r, char *err)
 		}
 		r->tier = json_object_get_string(tier);
 	}
-	/* The day the record belongs to is the day the call ended, in UTC:
-	 * that is where the exporter files it and which CSV counts it. */
-	dayof(r->end_us, r->day);
+	/* user_email is checked last: a record that breaks only its rule
+	 * is refused like any other, but the CSV counts it as "bad email"
+	 * (r->email_bad, with r->day and r->session_id filled), not as
+	 * unreadable. */
+	if ((rc = check_email(&m, r, err)) != CT_OK) {
+		r->email_bad = 1;
+		goto out;
+	}
 	r->root = root;
 	root = NULL;
 	rc = CT_OK;

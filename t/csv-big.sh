@@ -51,7 +51,7 @@ sys=$(sed -n 's/.*System time (seconds): //p' "$T/time")
 diag "csv: $wall wall, ${user}s user, ${sys}s system, peak RSS $rss KiB"
 [ -n "$rss" ] && [ "$rss" -lt "$RSS_MAX" ]
 ok $? "peak RSS ${rss} KiB < $RSS_MAX KiB: memory follows callers, not calls"
-like "$(cat "$T/out")" "wrote $EMAILS rows .* read $N calls; left out: no email 0, bad email 0, email over 80 chars 0, unsafe cell 0, unreadable 0, other day 0" \
+like "$(cat "$T/out")" "wrote $EMAILS rows .* read $N calls; left out: no email 0, bad email 0, email over 80 chars 0, unsafe cell 0, tier over 255 chars 0, unreadable 0, other day 0" \
 	"summary: every call read, one row per caller"
 
 # Caller 0's last call is record N - EMAILS + (0): csv-gen ends record i

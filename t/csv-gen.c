@@ -42,7 +42,9 @@ static int gen(const char *dir, long n, const char *day, long emails,
 		    "\"discovered_signals\":{\"qualification_tier\":\"t%ld\"}}\n",
 		    i, i % emails, day, day, ms / 3600000, ms / 60000 % 60,
 		    ms / 1000 % 60, ms % 1000, ms / 1000, i % 3);
-		snprintf(path, sizeof(path), "%s/%019ld.%ld.big.json", dir, i, i);
+		/* A record's name by the spool's rule (<ns>.<pid>.<hex>.json):
+		 * the exporter's reader passes nothing else. */
+		snprintf(path, sizeof(path), "%s/%019ld.%ld.0.json", dir, i, i);
 		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
 		    write(fd, rec, (size_t)len) != len || close(fd) != 0) {
 			perror(path);

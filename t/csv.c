@@ -252,9 +252,46 @@ static void test_batches(void)
 	ct_csv_day_free(b);
 }
 
+/* A tier longer than Salesforce's 255-character text field leaves the
+ * row out like an unsafe one, never cut; characters are UTF-16 units. */
+static void test_tier_limit(void)
+{
+	struct ct_csv_day *d;
+	struct ct_csv_stats st;
+	char t255[256], t256[257], e128[4 * 128 + 1], u255[2 * 255 + 1];
+	int nu = 0;
+	char *s;
+
+	memset(t255, 'a', 255);
+	t255[255] = '\0';
+	memset(t256, 'a', 256);
+	t256[256] = '\0';
+	for (int i = 0; i < 128; i++)
+		memcpy(e128 + 4 * i, "\xf0\x9f\x98\x80", 4);
+	e128[4 * 128] = '\0';
+	for (int i = 0; i < 255; i++)
+		memcpy(u255 + 2 * i, "\xc3\xa9", 2);
+	u255[2 * 255] = '\0';
+	ct_csv_day_new(&d);
+	add(d, "a@x.com", "a1", T0, t255);
+	add(d, "b@x.com", "b1", T0, t256);
+	add(d, "c@x.com", "c1", T0, e128);
+	add(d, "d@x.com", "d1", T0, u255);
+	s = render(d, &st, &nu);
+	is_int(2, (long long)st.rows, "tiers of 255 characters (1- or 2-byte) are written");
+	is_int(2, (long long)st.tier_long, "a 256-character tier, and 128 4-byte ones, are too long");
+	is_int(0, (long long)st.unsafe, "... counted apart from unsafe cells");
+	is_str("b1 c1 ", unsafe_seen, "... and reported by session id");
+	ok(s && strstr(s, t255) && !strstr(s, t256) && !strstr(s, "b@x.com"),
+	   "the row is left out, never cut");
+	free(s);
+	ct_csv_day_free(d);
+}
+
 int main(void)
 {
-	plan(51);
+	plan(56);
+	test_tier_limit();
 	test_cells();
 	test_empty();
 	test_day();

@@ -6,12 +6,18 @@
 # invariants.  Under the sanitizer build of scripts/test.sh this is also an
 # ASan/UBSan run over every input.  Inputs of bugs still open are listed
 # in t/fuzz/regress/KNOWN and reported as TODO (see that file).
+#
+# The record and handler harnesses also keep every input they accepted
+# as JSON (CT_FUZZ_ACCEPTED, fuzz/accepted.h); at the end a second,
+# strict parser, Python's json (t/fuzz-strict.py), must read each one.
 . "$top_srcdir/t/lib.sh"
 
 known=$top_srcdir/t/fuzz/regress/KNOWN
 # The harnesses' scratch files go to our scratch directory.
 TMPDIR=$T
 export TMPDIR
+ACC=$T/accepted
+mkdir -p "$ACC"
 
 for h in email record conf handler handler-headers fcgi; do
 	bin=$top_builddir/fuzz/replay-$h
@@ -22,7 +28,10 @@ for h in email record conf handler handler-headers fcgi; do
 		n=$((n + 1))
 		rel=${f#"$top_srcdir"/t/fuzz/}
 		why=$(grep -v '^#' "$known" | awk -v k="${rel#regress/}" '$1 == k { $1 = ""; sub(/^ +/, ""); print; exit }')
-		"$bin" "$f" >"$T/out" 2>&1
+		case $h in
+		record|handler*) CT_FUZZ_ACCEPTED=$ACC "$bin" "$f" >"$T/out" 2>&1 ;;
+		*) "$bin" "$f" >"$T/out" 2>&1 ;;
+		esac
 		rc=$?
 		if [ -n "$why" ]; then
 			# An open bug: expected to fail until it is fixed.
@@ -39,4 +48,18 @@ for h in email record conf handler handler-headers fcgi; do
 	done
 	[ "$n" -gt 0 ] || ok 1 "$h: no inputs in t/fuzz/corpus/$h"
 done
+
+# The property: what calltrail accepted, Python's json reads too.
+nrec=$(ls "$ACC" | grep -c '^record-')
+nhan=$(ls "$ACC" | grep -c '^handler-')
+[ "$nrec" -gt 0 ] && [ "$nhan" -gt 0 ]
+ok $? "the record and handler harnesses accepted inputs to check ($nrec, $nhan)"
+if command -v python3 >/dev/null; then
+	python3 "$top_srcdir/t/fuzz-strict.py" "$ACC" >"$T/strict" 2>&1
+	rc=$?
+	ok "$rc" "every input accepted as JSON is strict RFC 8259 JSON to Python's json"
+	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$T/strict" | tail -n 20
+else
+	skip "python3 is not installed"
+fi
 done_testing

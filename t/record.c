@@ -7,13 +7,20 @@
  * "day=…", "session_id=…", "email=…", "tier=…" ("tier=(null)": no tier)
  * check what a successful parse extracted.  The size boundaries are
  * generated here rather than stored (1 MiB files in the tarball).
+ *
+ * Then allocation failures (t/failmalloc.c): for every N, the Nth
+ * allocation calltrail's own code makes while a record is read,
+ * validated and counted into a CSV day fails; each must end in
+ * CT_ERR_NOMEM (or CT_OK where nothing needed it), with nothing leaked.
  */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_csv.h"
 #include "ct_record.h"
+#include "failmalloc.h"
 #include "tap.h"
 
 #define MAXCASES 256
@@ -107,6 +114,74 @@ static char *padded(size_t size)
 	return p;
 }
 
+/* What a validation leaves behind, and how it ended: read the record
+ * from path as calltrail-spool put does, validate it, and count it into
+ * a CSV day as calltrail-export csv does. */
+static int validate_once(const char *path)
+{
+	char err[CT_ERRLEN];
+	struct ct_csv_day *d = NULL;
+	struct ct_csv_stats st;
+	struct ct_record r;
+	struct ct_buf in, out;
+	enum ct_csv_skip skip;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	ct_buf_init(&in, CT_RECORD_MAX);
+	ct_buf_init(&out, 0);
+	if ((rc = ct_file_read(path, CT_RECORD_MAX, &in, err)) != CT_OK)
+		goto out;
+	if ((rc = ct_record_parse(in.p, in.len, &r, err)) != CT_OK)
+		goto out;
+	if ((rc = ct_csv_day_new(&d)) != CT_OK)
+		goto out;
+	if ((rc = ct_csv_day_add(d, r.email, r.session_id, r.end_us, r.tier,
+	                         &skip)) != CT_OK)
+		goto out;
+	rc = ct_csv_day_render(d, &out, NULL, NULL, &st);
+out:
+	ct_csv_day_free(d);
+	ct_record_free(&r);
+	ct_buf_free(&in);
+	ct_buf_free(&out);
+	return rc;
+}
+
+static void failmalloc_cases(const char *dir)
+{
+	char path[4096];
+	long n, live, fired = 0;
+	int bad = 0, rc;
+
+	if (!failmalloc_available()) {
+		for (int k = 0; k < 3; k++)
+			ok(1, "# SKIP allocation failures: not under AddressSanitizer");
+		return;
+	}
+	if (snprintf(path, sizeof(path), "%s/ok-full/input", dir) >=
+	    (int)sizeof(path) ||
+	    !ok(validate_once(path) == CT_OK, "ok-full read, validated, counted"))
+		return;
+	for (n = 1; n < 10000; n++) {
+		live = failmalloc_live();
+		failmalloc_fail_at(n);
+		rc = validate_once(path);
+		failmalloc_fail_at(0);
+		if (!failmalloc_fired())
+			break;
+		fired++;
+		if (rc != CT_ERR_NOMEM || failmalloc_live() != live) {
+			if (bad++ == 0)
+				diag("allocation %ld failed: rc %d, %ld blocks leaked",
+				     n, rc, failmalloc_live() - live);
+		}
+	}
+	diag("%ld allocations failed one at a time", fired);
+	ok(fired > 0, "allocation failures: some allocation was failed");
+	ok(bad == 0, "allocation failures: each ends in CT_ERR_NOMEM, nothing leaked");
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -149,6 +224,29 @@ int main(void)
 	ct_record_free(&r);
 	ct_record_free(&r);
 	ok(r.root == NULL, "free after refusal leaves nothing");
+
+	/* A record that breaks only the email rule says so (the CSV counts
+	 * it as "bad email"), with its day; one that breaks another rule
+	 * too does not. */
+	{
+		static const char be[] = "{\"session_id\":\"s\",\"user_email\":"
+		    "\"nope\",\"start_time\":\"2025-01-01T00:00:00Z\","
+		    "\"end_time\":\"2025-01-02T00:00:01Z\"}";
+		static const char be2[] = "{\"session_id\":\"s\",\"user_email\":"
+		    "\"nope\",\"start_time\":\"2025-01-01T00:00:00Z\","
+		    "\"end_time\":\"2024-01-02T00:00:01Z\"}";
+
+		ok(ct_record_parse(be, sizeof(be) - 1, &r, err) == CT_ERR_INPUT &&
+		   r.email_bad && strcmp(r.day, "2025-01-02") == 0 &&
+		   strncmp(err, "user_email:", 11) == 0 && r.root == NULL,
+		   "email alone bad: refused, email_bad, day filled");
+		ct_record_free(&r);
+		ok(ct_record_parse(be2, sizeof(be2) - 1, &r, err) == CT_ERR_INPUT &&
+		   !r.email_bad && strncmp(err, "end_time:", 9) == 0,
+		   "email and end_time bad: not email_bad, end_time named");
+		ct_record_free(&r);
+	}
+	failmalloc_cases(dir);
 	plan(tap_n);   /* at the end: the cases decide the count */
 	return done();
 }
