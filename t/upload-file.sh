@@ -347,6 +347,19 @@ else
 	umount "$T/full"
 fi
 
+# ---- a clock behind the newest day filed: no pruning, and why --------------
+AHEAD=$(date -u -d '+5 days' +%Y-%m-%d)
+mkdir -p "$SPOOL/sent/$AHEAD" "$SPOOL/sent/2000-01-01"
+run
+is 74 "$(cat "$T/rc")" "upload with sent/ holding a day 5 days ahead of the clock: 74"
+like "$(cat "$T/err")" "clock says $TODAY, before the newest day filed, .*sent/$AHEAD.*not pruning" \
+	"... saying the clock is behind the newest day filed"
+ok "$(test -d "$SPOOL/sent/2000-01-01"; echo $?)" "... and pruning nothing"
+rmdir "$SPOOL/sent/$AHEAD"
+run
+is 0 "$(cat "$T/rc")" "with the clock plausible again, upload exits 0"
+ok "$(test ! -e "$SPOOL/sent/2000-01-01"; echo $?)" "... and prunes the old day"
+
 # ---- symlinks inside the archive are errors, never followed ---------------
 Y=$(date -u +%Y) M=$(date -u +%m) D=$(date -u +%d)
 SS=$T/symspool SA=$T/symarch
