@@ -37,4 +37,16 @@ int ct_tfile_get(struct ct_target *t, const char *key, size_t max,
 /* Free t->file: stop the fsync pool, close the descriptors. */
 void ct_tfile_close(struct ct_target *t);
 
+/* Shared by target-file.c (writing) and target-file-read.c (list, get):
+ * a descriptor of the directory rel ("" for DIR) reached from DIR with
+ * O_NOFOLLOW at every step (CT_ERR_NOTFOUND when missing, CT_ERR_IO
+ * naming a symlink), the caller's to close; "DIR/rel" for messages into
+ * out (PATH_MAX); why dir/name could not be opened (errno e); a key's
+ * directory length and last component. */
+int ct_tfile_opendir(struct ct_target *t, const char *rel, int *fd, char *err);
+const char *ct_tfile_path(const struct ct_target *t, const char *rel, char *out);
+int ct_tfile_whynot(int dir, const char *path, const char *name, int e, char *err);
+size_t ct_tfile_keydirlen(const char *key);
+const char *ct_tfile_keybase(const char *key);
+
 #endif /* CT_TARGETINT_H */

@@ -1,7 +1,9 @@
 /*
  * target-file.c — the file:///DIR target: a local tree DIR/KEY,
- * directories 0750, objects 0640.  URL parsing, key checks and the
- * dispatch are in target.c; see ct_target.h for the interface.
+ * directories 0750, objects 0640: the state of an open tree and storing
+ * objects.  Listing and fetching are in target-file-read.c; URL parsing,
+ * key checks and the dispatch in target.c; see ct_target.h for the
+ * interface.
  *
  * Every path below DIR is reached from DIR's descriptor one component at
  * a time with O_NOFOLLOW: a symlinked year=, month= or day= directory (or
@@ -101,15 +103,15 @@ struct ct_tfile {
 };
 
 /* "DIR/rel" into out (PATH_MAX) for messages. */
-static const char *pathof(const struct ct_target *t, const char *rel, char *out)
+const char *ct_tfile_path(const struct ct_target *t, const char *rel, char *out)
 {
 	snprintf(out, PATH_MAX, "%s%s%s", t->dir, rel[0] ? "/" : "", rel);
 	return out;
 }
 
 /* Say why dir/name could not be opened as a directory of the tree. */
-static int whynot(int dir, const char *path, const char *name, int e,
-                  char *err)
+int ct_tfile_whynot(int dir, const char *path, const char *name, int e,
+                    char *err)
 {
 	struct stat st;
 
@@ -198,10 +200,10 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 		if (mkdirat(f->rootfd, TMPDIR, 0700) == 0 && fsync(f->rootfd) < 0)
 			return ct_seterr(err, CT_ERR_IO, "fsync \"%s\" failed: %s", t->dir,
 			                 strerror(errno));
-		pathof(t, TMPDIR, f->tmppath);
+		ct_tfile_path(t, TMPDIR, f->tmppath);
 		if ((f->tmpfd = openat(f->rootfd, TMPDIR, O_RDONLY | O_DIRECTORY |
 		                       O_NOFOLLOW | O_CLOEXEC)) < 0)
-			return whynot(f->rootfd, f->tmppath, TMPDIR, errno, err);
+			return ct_tfile_whynot(f->rootfd, f->tmppath, TMPDIR, errno, err);
 		sweep(f->tmpfd, 0);
 	}
 	*fp = f;
@@ -254,7 +256,7 @@ static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
 		}
 		nfd = openat(at, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
-			rc = whynot(at, path, comp, errno, err);
+			rc = ct_tfile_whynot(at, path, comp, errno, err);
 			close(at);
 			return rc;
 		}
@@ -288,15 +290,28 @@ static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
 	return CT_OK;
 }
 
+/* For target-file-read.c: a descriptor of DIR (its own) or of the
+ * directory rel below it, reached with O_NOFOLLOW; nothing is made. */
+int ct_tfile_opendir(struct ct_target *t, const char *rel, int *fd, char *err)
+{
+	struct ct_tfile *f;
+	int rc;
+
+	*fd = -1;
+	if ((rc = state(t, 0, &f, err)) != CT_OK)
+		return rc;
+	return dirat(t, f, rel, 0, fd, err);
+}
+
 /* The length of the directory part of key ("a/b" of "a/b/c"; 0: none). */
-static size_t keydirlen(const char *key)
+size_t ct_tfile_keydirlen(const char *key)
 {
 	const char *slash = strrchr(key, '/');
 	return slash ? (size_t)(slash - key) : 0;
 }
 
 /* The last component of key. */
-static const char *keybase(const char *key)
+const char *ct_tfile_keybase(const char *key)
 {
 	const char *slash = strrchr(key, '/');
 	return slash ? slash + 1 : key;
@@ -499,7 +514,7 @@ int ct_tfile_put(struct ct_target *t, struct ct_obj *objs, size_t n, char *err)
 	/* 1: directories change only between days, so this is a lookup. */
 	for (i = 0; i < n; i++) {
 		struct ct_obj *o = &objs[i];
-		size_t dl = keydirlen(o->key);
+		size_t dl = ct_tfile_keydirlen(o->key);
 
 		p[i].dw.fd = -1;
 		p[i].dw.name[0] = '\0';
@@ -539,8 +554,8 @@ int ct_tfile_put(struct ct_target *t, struct ct_obj *objs, size_t n, char *err)
 				first(&rc, err, o);
 			continue;
 		}
-		if ((o->status = ct_dw_commit(&p[i].dw, d->fd, pathof(t, d->rel, dpath),
-		                              keybase(o->key), CT_DW_NOSYNCDIR,
+		if ((o->status = ct_dw_commit(&p[i].dw, d->fd, ct_tfile_path(t, d->rel, dpath),
+		                              ct_tfile_keybase(o->key), CT_DW_NOSYNCDIR,
 		                              o->err)) != CT_OK) {
 			first(&rc, err, o);
 			continue;
@@ -557,7 +572,7 @@ int ct_tfile_put(struct ct_target *t, struct ct_obj *objs, size_t n, char *err)
 			continue;
 		rc2 = fsync(dirs[k].fd) == 0 ? CT_OK :
 		      ct_seterr(e, CT_ERR_IO, "fsync \"%s\" failed: %s",
-		                pathof(t, dirs[k].rel, dpath), strerror(errno));
+		                ct_tfile_path(t, dirs[k].rel, dpath), strerror(errno));
 		for (i = 0; i < nw; i++) {
 			if (p[i].state != P_RENAMED || p[i].dir != k)
 				continue;
@@ -610,163 +625,4 @@ void ct_tfile_close(struct ct_target *t)
 		close(f->rootfd);
 	free(f);
 	t->file = NULL;
-}
-
-/* One directory entry of the local walk.  A directory's name carries
- * its trailing '/', so plain byte order of names is the order S3 gives
- * whole keys ("a-b" < "a/x" because '-' < '/'). */
-struct ent {
-	char *name;
-	uint64_t size;
-};
-
-static int entcmp(const void *a, const void *b)
-{
-	const struct ent *x = a, *y = b;
-	return strcmp(x->name, y->name);
-}
-
-struct walk {
-	struct ct_target *t;
-	int (*cb)(void *, const char *, uint64_t);
-	void *arg;
-	const char *prefix;
-	char *err;
-};
-
-/* Could a key starting with rel (a directory, ending in '/') match? */
-static int relevant(const char *rel, const char *prefix)
-{
-	size_t a = strlen(rel), b = strlen(prefix);
-	return strncmp(rel, prefix, a < b ? a : b) == 0;
-}
-
-/* Walk the open directory fd (the key prefix rel, "" or ending in '/')
- * in key order; fd is closed here.  A symlink where a key could be is an
- * error naming it, never followed. */
-static int walkdir(struct walk *w, int fd, char *rel, size_t rlen)
-{
-	char path[PATH_MAX];
-	struct ent *ents = NULL;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	DIR *d;
-	int rc = CT_OK, sub;
-
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return ct_seterr(w->err, CT_ERR_IO, "opendir \"%s\" failed: %s",
-		                 pathof(w->t, rel, path), strerror(errno));
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-		if (de->d_name[0] == '.')
-			continue;   /* ., .., .tmp/ and older versions' .tmp-* */
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			continue;
-		if (S_ISLNK(st.st_mode) && rlen + strlen(de->d_name) <= CT_TARGET_KEY_MAX) {
-			memcpy(rel + rlen, de->d_name, strlen(de->d_name) + 1);
-			if (relevant(rel, w->prefix)) {
-				rc = ct_seterr(w->err, CT_ERR_IO, "archive \"%s\" is a "
-				               "symlink; calltrail never follows one inside "
-				               "the archive", pathof(w->t, rel, path));
-				rel[rlen] = '\0';
-				goto out;
-			}
-			rel[rlen] = '\0';
-			continue;
-		}
-		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct ent *ne = realloc(ents, nc * sizeof *ne);
-			if (ne == NULL) {
-				rc = ct_seterr(w->err, CT_ERR_NOMEM, "list: out of memory");
-				goto out;
-			}
-			ents = ne;
-			cap = nc;
-		}
-		if (asprintf(&ents[n].name, "%s%s", de->d_name,
-		             S_ISDIR(st.st_mode) ? "/" : "") < 0) {
-			rc = ct_seterr(w->err, CT_ERR_NOMEM, "list: out of memory");
-			goto out;
-		}
-		ents[n].size = (uint64_t)st.st_size;
-		n++;
-	}
-	if (n > 1)
-		qsort(ents, n, sizeof *ents, entcmp);
-	for (i = 0; i < n && rc == CT_OK; i++) {
-		size_t l = strlen(ents[i].name);
-		if (rlen + l > CT_TARGET_KEY_MAX)
-			continue;
-		memcpy(rel + rlen, ents[i].name, l + 1);
-		if (ents[i].name[l - 1] == '/') {
-			if (relevant(rel, w->prefix)) {
-				ents[i].name[l - 1] = '\0';
-				sub = openat(dirfd(d), ents[i].name, O_RDONLY | O_DIRECTORY |
-				             O_NOFOLLOW | O_CLOEXEC);
-				if (sub >= 0)
-					rc = walkdir(w, sub, rel, rlen + l);
-				else if (errno != ENOENT)   /* ENOENT: vanished meanwhile */
-					rc = whynot(dirfd(d), pathof(w->t, rel, path),
-					            ents[i].name, errno, w->err);
-			}
-		} else if (strncmp(rel, w->prefix, strlen(w->prefix)) == 0) {
-			rc = w->cb(w->arg, rel, ents[i].size);
-		}
-		rel[rlen] = '\0';
-	}
-out:
-	for (i = 0; i < n; i++)
-		free(ents[i].name);
-	free(ents);
-	closedir(d);
-	return rc;
-}
-
-/* Every key under prefix (checked by the caller), in byte order. */
-int ct_tfile_list(struct ct_target *t, const char *prefix,
-                  int (*cb)(void *arg, const char *key, uint64_t size),
-                  void *arg, char *err)
-{
-	char rel[CT_TARGET_KEY_MAX + 2] = "";
-	struct walk w = { t, cb, arg, prefix, err };
-	struct ct_tfile *f;
-	int rc, fd;
-
-	if ((rc = state(t, 0, &f, err)) != CT_OK)
-		return rc;
-	if ((fd = fcntl(f->rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
-		return ct_seterr(err, CT_ERR_IO, "dup failed: %s", strerror(errno));
-	return walkdir(&w, fd, rel, 0);
-}
-
-/* Fetch one object (key checked by the caller); CT_ERR_NOTFOUND when it
- * does not exist. */
-int ct_tfile_get(struct ct_target *t, const char *key, size_t max,
-                 struct ct_buf *out, char *err)
-{
-	char rel[CT_TARGET_KEY_MAX + 1], path[PATH_MAX];
-	struct ct_tfile *f;
-	size_t dl = keydirlen(key);
-	int rc, fd;
-
-	if (dl >= sizeof rel)
-		return ct_seterr(err, CT_ERR_INPUT, "key too long: %.80s", key);
-	memcpy(rel, key, dl);
-	rel[dl] = '\0';
-	if ((rc = state(t, 0, &f, err)) != CT_OK ||
-	    (rc = dirat(t, f, rel, 0, &fd, err)) != CT_OK) {
-		if (rc == CT_ERR_NOTFOUND)
-			ct_seterr(err, rc, "no object \"%s\" in %s", key, t->name);
-		return rc;
-	}
-	rc = ct_file_read_at(fd, keybase(key), pathof(t, key, path), max, out, err);
-	close(fd);
-	if (rc == CT_ERR_NOTFOUND)
-		ct_seterr(err, rc, "no object \"%s\" in %s", key, t->name);
-	return rc;
 }
