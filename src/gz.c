@@ -17,6 +17,23 @@
 #define GZ_MEM     8
 #define GZ_CHUNK   16384
 
+/* Append what zlib wrote into chunk (GZ_CHUNK bytes) to out, at most max
+ * bytes in all (CT_ERR_TOOBIG, checked as it grows: a gzip bomb costs at
+ * most max bytes) and within out's own cap. */
+static int
+drain(const z_stream *zs, const unsigned char *chunk, size_t max,
+      struct ct_buf *out, const char *what, char *err)
+{
+	size_t got = GZ_CHUNK - zs->avail_out;
+	int rc;
+
+	if (out->len > max || got > max - out->len)
+		return ct_seterr(err, CT_ERR_TOOBIG, "%s: output over %zu bytes", what, max);
+	if ((rc = ct_buf_add(out, chunk, got)) != CT_OK)
+		return ct_seterr(err, rc, "%s: output over its cap", what);
+	return CT_OK;
+}
+
 /*
  * Compress data[0..len) into out (reset first) as one gzip member.
  * out's own cap applies (CT_ERR_TOOBIG); CT_ERR_NOMEM when zlib cannot
@@ -66,11 +83,8 @@ int ct_gz_compress(const void *data, size_t len, struct ct_buf *out, char *err)
 				rc = ct_seterr(err, CT_ERR_IO, "gzip: deflate failed");
 				goto out;
 			}
-			rc = ct_buf_add(out, chunk, sizeof chunk - zs.avail_out);
-			if (rc != CT_OK) {
-				ct_seterr(err, rc, "gzip: output over its cap");
+			if ((rc = drain(&zs, chunk, SIZE_MAX, out, "gzip", err)) != CT_OK)
 				goto out;
-			}
 		} while (zs.avail_out == 0);
 	} while (left > 0);
 	if (zrc != Z_STREAM_END)
@@ -110,8 +124,6 @@ int ct_gz_decompress(const void *data, size_t len, size_t max,
 	zs.next_in = (Bytef *)(uintptr_t)data;
 	zs.avail_in = (uInt)len;
 	while (zrc != Z_STREAM_END) {
-		size_t got;
-
 		zs.next_out = chunk;
 		zs.avail_out = sizeof chunk;
 		zrc = inflate(&zs, Z_NO_FLUSH);
@@ -126,16 +138,8 @@ int ct_gz_decompress(const void *data, size_t len, size_t max,
 			               : zs.msg ? zs.msg : "corrupt stream");
 			goto out;
 		}
-		got = sizeof chunk - zs.avail_out;
-		if (got > max - out->len || out->len > max) {
-			rc = ct_seterr(err, CT_ERR_TOOBIG,
-			               "gunzip: output over %zu bytes", max);
+		if ((rc = drain(&zs, chunk, max, out, "gunzip", err)) != CT_OK)
 			goto out;
-		}
-		if ((rc = ct_buf_add(out, chunk, got)) != CT_OK) {
-			ct_seterr(err, rc, "gunzip: output over its cap");
-			goto out;
-		}
 		if (zrc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
 			rc = ct_seterr(err, CT_ERR_INPUT, "gunzip: truncated stream");
 			goto out;

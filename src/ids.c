@@ -3,7 +3,8 @@
  *
  * Each thread draws POOL bytes from RAND_bytes at a time and hands them
  * out: a RAND_bytes call costs about as much as the HMAC of a token
- * (bench/README.md), and a token needs 20 bytes.  A child process must
+ * (bench/README.md), and a token needs 28 bytes (one per character of
+ * its identity and room).  A child process must
  * never hand out bytes its parent also holds, so a fork empties every
  * pool (the generation below), and bytes are wiped once used. */
 #include <pthread.h>
@@ -14,7 +15,7 @@
 
 #include "calltrail.h"
 
-#define CT_ID_MAXBYTES 64
+#define CT_ID_MAXBYTES 128   /* characters in one id */
 #define POOL           1024
 
 static _Thread_local unsigned char pool[POOL];
@@ -58,42 +59,34 @@ draw(unsigned char *r, size_t n)
 	return CT_OK;
 }
 
-int
-ct_id_hex(char *out, size_t nbytes)
+/* n characters, each from a random byte of its own masked to the size of
+ * alphabet (16 or 32): 256 is a multiple of both, so the characters are
+ * uniform. */
+static int
+chars(char *out, size_t n, const char *alphabet, unsigned mask)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char r[CT_ID_MAXBYTES];
 	size_t i;
 
-	if (nbytes > sizeof(r))
+	if (n > sizeof(r))
 		return CT_ERR_TOOBIG;
-	if (draw(r, nbytes) != CT_OK)
+	if (draw(r, n) != CT_OK)
 		return CT_ERR_CRYPTO;
-	for (i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[r[i] >> 4];
-		out[2 * i + 1] = hex[r[i] & 15];
-	}
-	out[2 * nbytes] = '\0';
-	OPENSSL_cleanse(r, nbytes);
+	for (i = 0; i < n; i++)
+		out[i] = alphabet[r[i] & mask];
+	out[n] = '\0';
+	OPENSSL_cleanse(r, n);
 	return CT_OK;
 }
 
-/* Each char takes 5 bits of its own random byte: 256 is a multiple of 32,
- * so the masking keeps the distribution uniform. */
+int
+ct_id_hex(char *out, size_t nbytes)
+{
+	return chars(out, 2 * nbytes, "0123456789abcdef", 15);
+}
+
 int
 ct_id_base32(char *out, size_t nchars)
 {
-	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-	unsigned char r[CT_ID_MAXBYTES];
-	size_t i;
-
-	if (nchars > sizeof(r))
-		return CT_ERR_TOOBIG;
-	if (draw(r, nchars) != CT_OK)
-		return CT_ERR_CRYPTO;
-	for (i = 0; i < nchars; i++)
-		out[i] = b32[r[i] & 31];
-	out[nchars] = '\0';
-	OPENSSL_cleanse(r, nchars);
-	return CT_OK;
+	return chars(out, nchars, "abcdefghijklmnopqrstuvwxyz234567", 31);
 }
