@@ -26,6 +26,8 @@
 #include <json-c/printbuf.h>
 
 #include "handler.h"
+#include "ct_email.h"
+#include "ct_json.h"
 
 /* Deep enough for room_config.agents[0].metadata, shallow enough that no
  * client can make the parser work hard. */

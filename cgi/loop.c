@@ -31,6 +31,7 @@
 #include "fcgi.h"
 #include "handler.h"
 #include "loop.h"
+#include "ct_time.h"
 
 #define CONNS_MAX     1024
 #define EVENTS        64

@@ -38,6 +38,8 @@
 
 #include "handler.h"
 #include "loop.h"
+#include "ct_time.h"
+#include "ct_fs.h"
 
 #define PROG          "calltrail-token"
 #define BACKLOG       1024

@@ -31,6 +31,9 @@
 #include "csvread.h"
 #include "ct_target.h"
 #include "export.h"
+#include "ct_time.h"
+#include "ct_fs.h"
+#include "ct_gz.h"
 
 #define EX_USAGE    64
 #define EX_IOERR    74

@@ -27,6 +27,8 @@
 
 #include "ct_spool.h"
 #include "export.h"
+#include "ct_json.h"
+#include "ct_fs.h"
 
 #define WHY_SHOWN 5          /* newest .why files shown */
 #define WHY_MAX   200        /* bytes of each shown */

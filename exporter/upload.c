@@ -30,6 +30,9 @@
 #include "ct_spool.h"
 #include "ct_target.h"
 #include "export.h"
+#include "ct_time.h"
+#include "ct_fs.h"
+#include "ct_gz.h"
 
 #define EX_OK        0
 #define EX_USAGE     64

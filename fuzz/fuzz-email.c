@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "calltrail.h"
+#include "ct_email.h"
 
 #define CHECK(c, what) do { if (!(c)) { \
 	fprintf(stderr, "fuzz-email: invariant broken: %s (%s)\n", what, #c); \

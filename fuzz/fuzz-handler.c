@@ -49,6 +49,8 @@
 #include "accepted.h"
 #include "handler.h"
 #include "scrubenv.h"
+#include "ct_email.h"
+#include "ct_json.h"
 
 #define CHECK(c, what) do { if (!(c)) { \
 	fprintf(stderr, "fuzz-handler: invariant broken: %s (%s)\n", what, #c); \

@@ -25,6 +25,8 @@
 
 #include "accepted.h"
 #include "ct_record.h"
+#include "ct_email.h"
+#include "ct_time.h"
 
 #define CHECK(c, what) do { if (!(c)) { \
 	fprintf(stderr, "fuzz-record: invariant broken: %s (%s)\n", what, #c); \

@@ -88,6 +88,7 @@ missing:
 #include <openssl/crypto.h>
 
 #include "ct_awscred.h"
+#include "ct_time.h"
 
 struct ct_awscred_chain {
 	const struct ct_conf *c;

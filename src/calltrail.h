@@ -13,10 +13,12 @@
  *   - Nothing here ever writes a secret, a token or a whole email address
  *     into an error message: emails go through ct_email_mask().
  *
- * The core shared by every program is declared here; each larger module
- * keeps its declarations in its own header, which includes this one:
- * ct_token.h, ct_record.h, ct_spool.h, ct_target.h (gzip, S3, archive),
- * ct_csv.h.
+ * This header holds what every program needs: errors, capped buffers,
+ * the configuration and the log (with the email mask every log line
+ * uses).  Each module keeps its declarations in its own header, which
+ * includes this one: ct_email.h, ct_ids.h, ct_time.h, ct_json.h, ct_fs.h,
+ * ct_gz.h, ct_token.h, ct_record.h, ct_spool.h, ct_target.h, ct_s3.h,
+ * ct_awscred.h, ct_csv.h (docs/architecture.md says who owns what).
  */
 #ifndef CALLTRAIL_H
 #define CALLTRAIL_H
@@ -26,8 +28,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
-
-struct json_object;
 
 /* ---- errors -------------------------------------------------------- */
 
@@ -177,145 +177,5 @@ void ct_log_flush(void);
  * NUL-terminated); "-" for an empty email, "***" when there is no '@'. */
 void ct_email_mask(const char *email, char *out, size_t outsz);
 #define CT_MASKLEN 272
-
-/* ---- email rules (email.c) ----------------------------------------- */
-
-#define CT_EMAIL_MAX       254
-#define CT_EMAIL_LOCAL_MAX 64
-
-/*
- * The one email rule of calltrail.  Trims ASCII whitespace from in[0..len),
- * then checks: at most 254 bytes, local part at most 64, the WHATWG
- * input type=email grammar, at least one dot in the domain, no control
- * characters, first character not one of = + - @.  The trimmed address
- * goes to out (CT_EMAIL_MAX + 1 bytes).  An empty (or all-blank) input
- * is CT_OK with out = "".  CT_ERR_INPUT otherwise, with *why (static
- * text, never the address) saying which rule broke.
- */
-int ct_email_check(const char *in, size_t len, char *out, const char **why);
-
-/* ---- random ids (ids.c) -------------------------------------------- */
-
-/* n random bytes from the CSPRNG as 2n lower-case hex chars + NUL. */
-int ct_id_hex(char *out, size_t nbytes);
-/* n random lower-case base32 (RFC 4648 alphabet) chars + NUL. */
-int ct_id_base32(char *out, size_t nchars);
-
-/* ---- time (timefmt.c) ---------------------------------------------- */
-
-#define CT_TIMELEN 32
-
-/* Microseconds since the epoch, now (CLOCK_REALTIME). */
-int64_t ct_time_now_us(void);
-
-/*
- * Parse RFC 3339 / ISO 8601 date-time: YYYY-MM-DD, 'T' (or 't' or ' '),
- * HH:MM:SS, optional fraction (1..9 digits, kept to the microsecond),
- * optional 'Z' or ±HH:MM (no offset means UTC).  The whole string must be
- * consumed.  CT_ERR_INPUT on anything else.
- */
-int ct_time_parse(const char *s, int64_t *us);
-
-/* "YYYY-MM-DDTHH:MM:SS.sssZ" (UTC, milliseconds). */
-void ct_time_format_ms(int64_t us, char out[CT_TIMELEN]);
-/* "YYYY-MM-DD" of the UTC day. */
-void ct_time_day(int64_t us, char out[11]);
-
-/* ---- JSON helpers (json.c) ----------------------------------------- */
-
-#define CT_JSON_DEPTH 32
-
-/*
- * Parse exactly one JSON value from buf[0..len): strict RFC 8259, valid
- * UTF-8, no NUL bytes, nesting at most maxdepth, nothing but whitespace
- * after it.  *out is a new reference.  CT_ERR_INPUT with err otherwise.
- * The first call in a thread makes glibc's C locale object the thread's
- * locale (json.c says why; calltrail never calls setlocale).
- */
-int ct_json_parse(const char *buf, size_t len, int maxdepth,
-                  struct json_object **out, char *err);
-
-/* The string member key of obj, or NULL when absent or not a string. */
-const char *ct_json_str(struct json_object *obj, const char *key);
-
-/*
- * Add v (a new reference, consumed; NULL is out of memory) to obj under
- * key, and keep a borrowed pointer to it in *keep when keep is not NULL.
- * 0, or -1 out of memory.
- */
-int ct_json_add(struct json_object *obj, const char *key, struct json_object *v,
-                struct json_object **keep);
-
-/*
- * Set the string member key of obj, whose value *v is, to s: in place
- * (json_object_set_string) when s is not empty; "" is a new string in the
- * member's place, and *v is updated.  json-c 0.16 leaks a string's heap
- * buffer when it is set to "" in place.  0, or -1 out of memory.
- */
-int ct_json_set_str(struct json_object *obj, const char *key,
-                    struct json_object **v, const char *s);
-
-/* ---- files (fsutil.c) ---------------------------------------------- */
-
-/* write(2) all of buf, retrying short writes and EINTR. */
-int ct_write_full(int fd, const void *buf, size_t len);
-/* fsync a directory so a rename or create in it is durable. */
-int ct_fsync_dir(const char *dir, char *err);
-/* mkdir -p with mode for every directory created. */
-int ct_mkdirs(const char *path, mode_t mode, char *err);
-/* Read a whole file of at most max bytes into b (b is reset first); the
- * last component is never followed if it is a symlink. */
-int ct_file_read(const char *path, size_t max, struct ct_buf *b, char *err);
-/* The same for dirfd/name; label names it in messages. */
-int ct_file_read_at(int dirfd, const char *name, const char *label, size_t max,
-                    struct ct_buf *b, char *err);
-
-/*
- * The durable-write primitive (fsutil.c): ct_dw_open creates a new file in
- * dirfd (O_EXCL, O_NOFOLLOW, exactly mode) named name, or, name NULL, a
- * fresh temporary ".tmp-<16 hex>" (ct_tmp_name says which names those
- * are: a sweep may delete those and nothing else); ct_dw_write;
- * ct_dw_sync fsyncs and closes it; ct_dw_commit renames it to todir/to
- * (CT_DW_NOREPLACE: never over an existing file) and fsyncs todir — or,
- * when the caller may not open todir for reading, syncfs(2)s the file
- * system — unless CT_DW_NOSYNCDIR (a caller that fsyncs each directory
- * once for a batch).  ct_dw_abort closes and removes the file unless it
- * was renamed: call it after any failure.  dirpath and todirpath only
- * name the directories in messages.
- */
-#define CT_TMP_PREFIX ".tmp-"
-#define CT_DW_NOREPLACE 1
-#define CT_DW_NOSYNCDIR 2
-struct ct_dw {
-	int fd;                 /* the open file, -1 once closed */
-	int dirfd;              /* its directory (borrowed) */
-	char name[256];         /* its name there; "" once renamed or removed */
-	char dir[4096];         /* dirpath, for messages */
-};
-int ct_tmp_name(const char *name);
-int ct_dw_open(struct ct_dw *w, int dirfd, const char *dirpath, const char *name,
-               mode_t mode, char *err);
-int ct_dw_write(struct ct_dw *w, const void *data, size_t len, char *err);
-int ct_dw_sync(struct ct_dw *w, char *err);
-int ct_dw_commit(struct ct_dw *w, int todir, const char *todirpath, const char *to,
-                 int flags, char *err);
-void ct_dw_abort(struct ct_dw *w);
-/* The whole primitive for one file: dirfd/name durably replaced by data
- * (a temporary beside it, write, fsync, rename, fsync dirfd). */
-int ct_file_put_at(int dirfd, const char *dirpath, const char *name,
-                   const void *data, size_t len, mode_t mode, char *err);
-/* ct_file_put_at for a path (its directory is opened, following the path
- * as given: for paths the administrator configured). */
-int ct_file_put(const char *path, const void *data, size_t len, mode_t mode,
-                char *err);
-
-/* ---- gzip (gz.c) -------------------------------------------------- */
-
-/* Deterministic gzip (no name, mtime 0, OS 255, level 6) of data into out
- * (reset first): the same bytes always give the same object. */
-int ct_gz_compress(const void *data, size_t len, struct ct_buf *out, char *err);
-/* Gunzip one member into out (reset first), at most max bytes. */
-int ct_gz_decompress(const void *data, size_t len, size_t max,
-                     struct ct_buf *out, char *err);
 
 #endif /* CALLTRAIL_H */

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "calltrail.h"
+#include "ct_fs.h"
 
 #ifndef CT_SYSCONFDIR
 #define CT_SYSCONFDIR "/etc"

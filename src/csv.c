@@ -22,6 +22,8 @@
 
 #include "ct_csv.h"
 #include "ct_record.h"
+#include "ct_email.h"
+#include "ct_time.h"
 
 /* The fields an added call reads and writes first, so that a repeat
  * caller's update touches one cache line of its entry. */

@@ -9,6 +9,7 @@
 #define CT_RECORD_H
 
 #include "calltrail.h"
+#include "ct_email.h"
 
 #define CT_RECORD_MAX      (1024 * 1024)
 #define CT_SESSION_ID_MAX  128

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "calltrail.h"
+#include "ct_email.h"
 
 static int
 is_ws(unsigned char c)

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "calltrail.h"
+#include "ct_ids.h"
+#include "ct_fs.h"
 
 int
 ct_write_full(int fd, const void *buf, size_t len)

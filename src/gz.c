@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "calltrail.h"
+#include "ct_gz.h"
 
 #define GZ_LEVEL   6
 #define GZ_WBITS   (15 + 16)   /* 32 KiB window, gzip wrapper */

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "calltrail.h"
+#include "ct_ids.h"
 
 #define CT_ID_MAXBYTES 128   /* characters in one id */
 #define POOL           1024

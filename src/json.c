@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "calltrail.h"
+#include "ct_json.h"
 
 /* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
  * above U+10FFFF.  json-c's own check only refuses impossible bytes.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "calltrail.h"
+#include "ct_time.h"
 
 static const char *progname = "calltrail";
 /* getpid(2) once per process, not once per line: a forked child learns

@@ -25,6 +25,9 @@
 #include <json-c/json.h>
 
 #include "ct_record.h"
+#include "ct_email.h"
+#include "ct_time.h"
+#include "ct_json.h"
 
 /* The top-level members the rules look at, found in one pass over the
  * record's object (json-c keeps one value per key: the last), instead of

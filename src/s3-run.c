@@ -16,6 +16,7 @@
 
 #include "ct_sigv4.h"
 #include "ct_s3int.h"
+#include "ct_time.h"
 
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {

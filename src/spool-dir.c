@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "ct_spoolint.h"
+#include "ct_time.h"
+#include "ct_fs.h"
 
 static const struct { const char *name; mode_t mode; } subdirs[] = {
 	{ "tmp", CT_SPOOL_DROP_MODE }, { "new", CT_SPOOL_DROP_MODE },

@@ -27,6 +27,8 @@
 
 #include "ct_record.h"
 #include "ct_spool.h"
+#include "ct_email.h"
+#include "ct_json.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"

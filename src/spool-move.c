@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "ct_spoolint.h"
+#include "ct_time.h"
+#include "ct_fs.h"
 
 #define WHY_MAX 4096
 #define TMP_STALE_SECONDS (36 * 3600)

@@ -82,6 +82,8 @@
 #include <unistd.h>
 
 #include "ct_spoolint.h"
+#include "ct_ids.h"
+#include "ct_fs.h"
 
 /*
  * Write one record by the Maildir rule, with the durable-write primitive:

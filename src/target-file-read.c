@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ct_targetint.h"
+#include "ct_fs.h"
 
 /* One directory entry of the local walk.  A directory's name carries
  * its trailing '/', so plain byte order of names is the order S3 gives

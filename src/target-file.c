@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "ct_targetint.h"
+#include "ct_fs.h"
 
 /*
  * Files of one batch fsynced at once.  An fsync waits for the device;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "calltrail.h"
+#include "ct_time.h"
 
 int64_t
 ct_time_now_us(void)

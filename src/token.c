@@ -36,6 +36,9 @@
 #include <openssl/evp.h>
 
 #include "ct_token.h"
+#include "ct_ids.h"
+#include "ct_time.h"
+#include "ct_json.h"
 
 /* Depth allowed when the client's agent metadata is itself JSON. */
 #define AGENT_META_DEPTH 8

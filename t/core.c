@@ -10,6 +10,10 @@
 
 #include "calltrail.h"
 #include "tap.h"
+#include "ct_ids.h"
+#include "ct_time.h"
+#include "ct_json.h"
+#include "ct_fs.h"
 
 static const struct {
 	const char *in;

@@ -4,6 +4,7 @@
 
 #include "calltrail.h"
 #include "tap.h"
+#include "ct_email.h"
 
 static const struct {
 	const char *in;

@@ -13,6 +13,7 @@
 #include "ct_csv.h"
 #include "export.h"
 #include "tap.h"
+#include "ct_fs.h"
 
 static char top[256];
 

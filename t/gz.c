@@ -8,6 +8,7 @@
 
 #include "calltrail.h"
 #include "tap.h"
+#include "ct_gz.h"
 
 static int roundtrip(const void *data, size_t len)
 {

@@ -13,6 +13,8 @@
 
 #include "handler.h"
 #include "tap.h"
+#include "ct_time.h"
+#include "ct_json.h"
 
 #define SECRET "handler-secret-0123456789abcdef-0123456789"
 

@@ -22,6 +22,7 @@
 #include "ct_record.h"
 #include "failmalloc.h"
 #include "tap.h"
+#include "ct_fs.h"
 
 #define MAXCASES 256
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ct_s3.h"
+#include "ct_fs.h"
 
 static int code(int rc)
 {

@@ -12,6 +12,7 @@
 
 #include "ct_sigv4.h"
 #include "tap.h"
+#include "ct_fs.h"
 
 #define MAXH CT_SIGV4_MAX_HEADERS
 

@@ -16,6 +16,7 @@
 
 #include "ct_spool.h"
 #include "tap.h"
+#include "ct_time.h"
 
 static char base[PATH_MAX - 256], top[PATH_MAX];
 

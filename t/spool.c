@@ -18,6 +18,8 @@
 
 #include "ct_spool.h"
 #include "tap.h"
+#include "ct_time.h"
+#include "ct_fs.h"
 
 #define NPUTS 10000
 

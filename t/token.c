@@ -13,6 +13,7 @@
 
 #include "ct_token.h"
 #include "tap.h"
+#include "ct_time.h"
 
 #define SECRET "test-secret-0123456789abcdef-0123456789"
 #define NOW_US 1761761045123456LL   /* 2025-10-29T18:04:05.123Z */
