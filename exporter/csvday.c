@@ -192,6 +192,7 @@ int csv_day_collect(struct ct_conf *c, const char *day, struct ct_target *t,
 	int rc;
 
 	memset(&r, 0, sizeof(r));
+	memset(sh, 0, sizeof(sh));
 	r.c = c;
 	snprintf(r.day, sizeof(r.day), "%s", day);
 	pthread_mutex_init(&r.lock, NULL);
