@@ -53,7 +53,7 @@ int sf_open(struct sf *s, struct ct_conf *c, char *err)
 	s->deadline_s = envlong("CT_SF_DEADLINE", 3600, 1, 86400);
 	s->upload_max = (size_t)envlong("CT_SF_UPLOAD_MAX", SF_UPLOAD_MAX, 256,
 	                                SF_UPLOAD_MAX);
-	s->soql_max = (size_t)envlong("CT_SF_SOQL_MAX", SF_SOQL_MAX, 200,
+	s->soql_max = (size_t)envlong("CT_SF_SOQL_MAX", SF_SOQL_MAX, 1,
 	                              SF_SOQL_MAX);
 	/* A result set repeats the upload's rows and adds two columns. */
 	s->results_max = 2 * s->upload_max + 16 * 1024 * 1024;
