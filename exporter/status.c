@@ -6,7 +6,8 @@
  * oldest by mtime), failed/ (count of records and the newest .why lines,
  * cut to WHY_MAX printable ASCII bytes, since they end up in terminals and
  * cron mail), sent/ (records per day) and SPOOL/.last-run.json, written
- * by upload (format in export.h).
+ * by upload (format in export.h), and the last Salesforce push of each
+ * day, SPOOL/.salesforce-DAY.json (format in salesforce.c).
  *
  * Exit: 0; 74 when the spool itself cannot be read; 64 usage.
  */
