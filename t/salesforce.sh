@@ -335,7 +335,7 @@ like "$(cat "$T/e")" "salesforce_private_key_file or salesforce_client_secret_fi
 org
 node "$top_srcdir/t/sf-jsforce.js" "$T/org.json" "$T/key.pem" "$CSV" >"$T/js.out" 2>&1
 ok $? "jsforce (Bulk 2.0) signs in, queries and updates against the stand-in"
-[ $? -eq 0 ] || sed 's/^/# /' "$T/js.out"
+sed 's/^/# jsforce: /' "$T/js.out"
 leads >"$T/js.json"
 cmp -s "$T/after.json" "$T/js.json"
 ok $? "jsforce's push and calltrail's reach the same end state"

@@ -73,4 +73,32 @@ const cell = (v) => (/[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v)
   const bad = await conn.bulk2.loadAndWaitForResults({ object: 'Lead', operation: 'update', lineEnding: 'CRLF', input: long, ...poll });
   check(bad.failedResults.length === 1 && /^STRING_TOO_LONG/.test(bad.failedResults[0].sf__Error),
     'a value past the field length lands in failedResults with sf__Error');
+
+  // the CSV rules Salesforce applies, seen through jsforce
+  const load = (input) => conn.bulk2.loadAndWaitForResults({ object: 'Lead', operation: 'update', lineEnding: 'CRLF', input, ...poll });
+  const fails = async (input) => { try { await load(input); return null; } catch (e) { return e; } };
+  let e = await fails('\ufeffId,Voice_Calls__c\r\n' + found[0].Id + ',1\r\n');
+  check(e && /InvalidBatch/.test(e.message), 'a BOM fails the job');
+  e = await fails('Id,No_Such_Field__c\r\n' + found[0].Id + ',1\r\n');
+  check(e && /Field name not found : No_Such_Field__c/.test(e.message), 'a header that is not a field fails the job');
+  e = await fails('Voice_Calls__c\r\n1\r\n');
+  check(e && /Id/.test(e.message), 'an update without an Id column fails the job');
+  const rowwise = await load('Id,Voice_Calls__c,Last_Voice_Call_Date__c\r\n' +
+    found[0].Id + ',many,\r\n' + found[0].Id + ',,yesterday\r\n' + ',3,\r\n' + '00Q000000000000AAA,3,\r\n');
+  const errs = rowwise.failedResults.map((r) => r.sf__Error.split(':')[0]).sort().join(' ');
+  check(errs === 'INVALID_CROSS_REFERENCE_KEY INVALID_TYPE_ON_FIELD_IN_RECORD INVALID_TYPE_ON_FIELD_IN_RECORD MISSING_ARGUMENT',
+    `per-row checks: number, date/time, missing Id, unknown Id (${errs})`);
+  // results only once complete; a job takes data only while Open
+  const job = conn.bulk2.createJob({ object: 'Lead', operation: 'update', lineEnding: 'CRLF' });
+  await job.open();
+  let early = null;
+  try { await job.getAllResults(); } catch (x) { early = x; }
+  check(early !== null, 'results are refused before JobComplete');
+  await job.uploadData('Id,Voice_Calls__c\r\n' + found[0].Id + ',' + rows.find((r) => r.Email === found[0].Email.toLowerCase()).Voice_Calls__c + '\r\n');
+  await job.close();
+  let late = null;
+  try { await job.uploadData('Id\r\n'); } catch (x) { late = x; }
+  check(late !== null, 'no upload once the job is no longer Open');
+  await job.poll(20, 10000);
+  check((await job.getAllResults()).successfulResults.length === 1, 'the job completes asynchronously and is polled to JobComplete');
 })().catch((e) => { console.log('FAIL: ' + (e && e.stack || e)); process.exitCode = 1; });
