@@ -20,16 +20,21 @@
  *    "exit": N, "rows": N, "updated": N, "failed": N, "not_found": N,
  *    "several": N, "message": "<one line, no email, no secret>"}
  *
+ * Such files older than keep_days are removed after each push.
+ *
  * Exit: 0 every row updated or not found; 64 usage; 65 Salesforce refused
  * rows (listed in the results file); 74 local I/O; 75 what a later run
  * may fix (REQUEST_LIMIT_EXCEEDED, 5xx, timeouts, a Failed or Aborted
  * job); 77 sign-in refused; 78 configuration (ours or the org's: a field
  * or object the integration user cannot use).
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -318,6 +323,30 @@ static int write_results(struct push *p, const char *path, char *err)
 
 struct counts { size_t rows, updated, failed, notfound, several, retry; };
 
+/* Remove SPOOL/.salesforce-DAY.json of days older than keep_days, as
+ * upload prunes sent/DAY: one small file a day would pile up forever. */
+static void prune_last(struct ct_conf *c)
+{
+	char oldest[11];
+	struct dirent *de;
+	DIR *d;
+
+	ct_time_day(ct_time_now_us() - (int64_t)c->keep_days * 86400 * 1000000, oldest);
+	if ((d = opendir(c->spool_dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (n != strlen(".salesforce-YYYY-MM-DD.json") ||
+		    strncmp(de->d_name, ".salesforce-", 12) != 0 ||
+		    strcmp(de->d_name + n - 5, ".json") != 0 ||
+		    strncmp(de->d_name + 12, oldest, 10) >= 0)
+			continue;
+		(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* SPOOL/.salesforce-DAY.json for status (format at the top). */
 static void keep_last(struct ct_conf *c, const char *day, const char *source,
                       int ex, const struct counts *n, const char *msg)
@@ -346,6 +375,8 @@ static void keep_last(struct ct_conf *c, const char *day, const char *source,
 	snprintf(path, sizeof(path), "%s/.salesforce-%s.json", c->spool_dir, day);
 	if (ct_file_put(path, js, strlen(js), 0600, err) != CT_OK)
 		fprintf(stderr, "calltrail-export salesforce: warning: %s\n", err);
+	else
+		prune_last(c);
 out:
 	json_object_put(o);
 }

@@ -144,8 +144,10 @@ conf main "$S"
 "$EXPORT" -c "$T/main.conf" csv --day "$DAY" >>"$OUT" 2>&1 || bail "csv failed"
 CSV=$T/csv-main/salesforce-leads-$DAY.csv
 leads >"$T/before.json"
+echo '{"day":"2000-01-01","exit":0}' >"$S/.salesforce-2000-01-01.json"
 push main
 is 0 "$(rc)" "push: exit 0 ($(cat "$T/e"))"
+[ ! -e "$S/.salesforce-2000-01-01.json" ]; ok $? "a push record older than keep_days is removed"
 like "$(cat "$T/o")" "rows 5, records updated 4, failed 0, not found 2, emails on several records 1" \
 	"the summary line counts rows, updates, not found and shared emails"
 leads >"$T/after.json"
@@ -193,8 +195,13 @@ is "4 2" "$(node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[
 	const p=s.salesforce[process.argv[2]];console.log(p.updated+" "+p.not_found)' "$T/st" "$DAY")" \
 	"status --json shows the push's counts"
 
-# The same day again: the same end state.
+# The same day again: the same end state (and a key file others may
+# read draws one warning).
+chmod 640 "$T/key.pem"
 push main
+chmod 600 "$T/key.pem"
+like "$(cat "$T/e")" "warning: salesforce_private_key_file .* can be read by group or others" \
+	"a key file group or others can read: one warning"
 is 0 "$(rc)" "a second run exits 0"
 leads >"$T/again.json"
 cmp -s "$T/after.json" "$T/again.json"
