@@ -213,8 +213,11 @@ static CURLcode send1(struct sf *s, const char *method, const char *url,
 	cerr[0] = '\0';
 	cc = curl_easy_perform(s->h);
 	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
-	if (cc == CURLE_WRITE_ERROR && r.toobig)
+	if (cc == CURLE_WRITE_ERROR && r.toobig) {
+		/* our cap, not the network: no retry will change it */
 		snprintf(cerr, CURL_ERROR_SIZE, "reply larger than %zu bytes", out->max);
+		cc = CURLE_FILESIZE_EXCEEDED;
+	}
 out:
 	/* the header list held the token: wipe it before it is freed */
 	if (ah.p)
@@ -247,7 +250,7 @@ int sf_request(struct sf *s, const char *method, const char *path, int auth,
 		cc = send1(s, method, url, auth, ctype, body, len, out, cerr);
 		if (cc == CURLE_OUT_OF_MEMORY)
 			return ct_seterr(err, CT_ERR_NOMEM, "out of memory");
-		if (cc == CURLE_WRITE_ERROR && out->len >= max)
+		if (cc == CURLE_FILESIZE_EXCEEDED)
 			return ct_seterr(err, CT_ERR_REMOTE, "%s %s: %s", method,
 			                 path, cerr);
 		if (cc != CURLE_OK) {
