@@ -232,6 +232,21 @@ leads >"$T/cc.json"
 cmp -s "$T/after.json" "$T/cc.json"
 ok $? "client-credentials flow: the same end state as the JWT bearer flow"
 
+# ---- --source target, and Contacts ------------------------------------------------
+org
+push main --source target
+is 0 "$(rc)" "--source target: exit 0 ($(cat "$T/e"))"
+leads >"$T/tgt.json"
+cmp -s "$T/after.json" "$T/tgt.json"
+ok $? "--source target: the rows of the target's partition, the same end state"
+conf contact "$S" "salesforce_object = Contact"
+sed -i '/^salesforce_object = Lead/d' "$T/contact.tmpl"
+push contact
+is 0 "$(rc)" "salesforce_object = Contact: exit 0"
+like "$(cat "$T/o")" "rows 5, records updated 1, failed 0, not found 4" "... updates the one Contact"
+is s-ann-2 "$(get '/__admin/records?object=Contact' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].Last_Voice_Session__c))')" \
+	"... with the day's row"
+
 # ---- a refused row: exit 65, listed in the results file ------------------------
 org
 conf refuse "$S2"
