@@ -70,9 +70,6 @@ struct push {
 	char *err;
 };
 
-static const char *cols[5] = { "Email", "Last_Voice_Session__c",
-	"Last_Voice_Call_Date__c", "Voice_Qualification_Tier__c", "Voice_Calls__c" };
-
 /* sf_csv_each callback over the day's own CSV. */
 static int take_row(void *arg, char **cells, size_t n)
 {
@@ -84,10 +81,14 @@ static int take_row(void *arg, char **cells, size_t n)
 	if (n != 5)
 		return ct_seterr(p->err, CT_ERR_INPUT, "the day's CSV: a row of %zu cells", n);
 	if (!p->header) {
-		for (size_t i = 0; i < 5; i++)
-			if (strcmp(cells[i], cols[i]) != 0)
-				return ct_seterr(p->err, CT_ERR_INPUT, "the day's CSV: "
-				                 "unexpected header");
+		/* Email and the four fields, as csv.c names them */
+		char h[sizeof(CT_CSV_HEADER)];
+
+		snprintf(h, sizeof(h), "%s,%s,%s,%s,%s", cells[0], cells[1],
+		         cells[2], cells[3], cells[4]);
+		if (strcmp(h, CT_CSV_HEADER) != 0)
+			return ct_seterr(p->err, CT_ERR_INPUT, "the day's CSV: "
+			                 "unexpected header");
 		p->header = 1;
 		return CT_OK;
 	}
@@ -250,8 +251,8 @@ static int update_records(struct push *p, size_t *jobs, char *err)
 		size_t first = k;
 
 		ct_buf_reset(&csv);
-		rc = ct_buf_adds(&csv, "Id,Last_Voice_Session__c,Last_Voice_Call_Date__c,"
-		                 "Voice_Qualification_Tier__c,Voice_Calls__c\r\n");
+		/* Id, then the CSV's four field columns (its header minus Email) */
+		rc = ct_buf_printf(&csv, "Id%s\r\n", strchr(CT_CSV_HEADER, ','));
 		for (; rc == CT_OK && k < p->nrecs; k++) {
 			struct row *r = &p->rows[p->recs[k].row];
 			const char *cells[5] = { p->recs[k].id, r->cell[1], r->cell[2],
