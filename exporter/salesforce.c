@@ -457,6 +457,12 @@ int export_salesforce(struct ct_conf *c, int argc, char **argv)
 	}
 	if (outdir == NULL)
 		outdir = c->csv_dir;
+	if (outdir == NULL || outdir[0] == '\0') {
+		fprintf(stderr, "calltrail-export salesforce: csv_dir: empty "
+		        "(where the results file goes; or --out DIR)\n");
+		ex = EX_CONFIG;
+		goto out;
+	}
 
 	/* The rows: exactly what `calltrail-export csv` writes. */
 	if (strcmp(source, "target") == 0 && (rc = ct_target_open(c, &t, err)) != CT_OK)
