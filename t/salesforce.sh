@@ -71,6 +71,7 @@ spool "$S" s-bob "bob@example.com" 10:00:00
 spool "$S" s-shared "shared@example.com" 11:00:00 cold
 spool "$S" s-conv "conv@example.com" 12:00:00 hot
 spool "$S" s-nobody "nobody@example.com" 13:00:00 hot
+spool "$S" s-oneil "o'neil@example.com" 14:00:00 warm
 TIER300=$(printf 'x%.0s' $(seq 1 300))
 S2=$T/spool2
 mkdir -p "$S2"
@@ -88,7 +89,8 @@ cat >"$T/records.json" <<'EOF'
  {"FirstName": "Sha", "LastName": "Two", "Email": "Shared@example.com", "Company": "S2"},
  {"FirstName": "Con", "LastName": "V", "Email": "conv@example.com", "Company": "C",
   "IsConverted": true, "Last_Voice_Session__c": "before"},
- {"FirstName": "Lon", "LastName": "G", "Email": "long@example.com", "Company": "L"}
+ {"FirstName": "Lon", "LastName": "G", "Email": "long@example.com", "Company": "L"},
+ {"FirstName": "Ona", "LastName": "O'Neil", "Email": "o'neil@example.com", "Company": "O"}
 ],
 "Contact": [
  {"FirstName": "Ann", "LastName": "A", "Email": "ann@example.com"}
@@ -148,7 +150,7 @@ echo '{"day":"2000-01-01","exit":0}' >"$S/.salesforce-2000-01-01.json"
 push main
 is 0 "$(rc)" "push: exit 0 ($(cat "$T/e"))"
 [ ! -e "$S/.salesforce-2000-01-01.json" ]; ok $? "a push record older than keep_days is removed"
-like "$(cat "$T/o")" "rows 5, records updated 4, failed 0, not found 2, emails on several records 1" \
+like "$(cat "$T/o")" "rows 6, records updated 5, failed 0, not found 2, emails on several records 1" \
 	"the summary line counts rows, updates, not found and shared emails"
 leads >"$T/after.json"
 # Every unconverted Lead whose email is a row carries the row's values.
@@ -182,16 +184,16 @@ const {parse}=require("csv-parse/sync");
 const rows=parse(require("fs").readFileSync(process.argv[1]),{columns:true,strict:true});
 const out=rows.map(r=>r.email+" "+r.outcome+" "+(r.record_id?"id":"-")).join("; ");
 console.log(out);' "$R" >"$T/res.txt"
-is "ann@example.com updated id; bob@example.com updated id; conv@example.com not found -; nobody@example.com not found -; shared@example.com updated id; shared@example.com updated id" \
-	"$(cat "$T/res.txt")" "the results file lists every row: updated with its record, or not found"
+is "ann@example.com updated id; bob@example.com updated id; conv@example.com not found -; nobody@example.com not found -; o'neil@example.com updated id; shared@example.com updated id; shared@example.com updated id" \
+	"$(cat "$T/res.txt")" "the results file lists every row: updated with its record, or not found (a quote in an email is escaped in SOQL)"
 is 1 "$(count POST /services/oauth2/token)" "one sign-in"
 is 1 "$(count POST '/jobs/ingest$')" "one ingest job"
 
 "$EXPORT" -c "$T/main.conf" status >"$T/st" 2>&1
-like "$(cat "$T/st")" "salesforce +$DAY exit 0: rows 5, updated 4, failed 0, not found 2, several 1" \
+like "$(cat "$T/st")" "salesforce +$DAY exit 0: rows 6, updated 5, failed 0, not found 2, several 1" \
 	"status shows the day's last push"
 "$EXPORT" -c "$T/main.conf" status --json >"$T/st" 2>&1
-is "4 2" "$(node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1]));
+is "5 2" "$(node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1]));
 	const p=s.salesforce[process.argv[2]];console.log(p.updated+" "+p.not_found)' "$T/st" "$DAY")" \
 	"status --json shows the push's counts"
 
@@ -215,7 +217,7 @@ push main --dry-run
 is 0 "$(rc)" "--dry-run exits 0"
 like "$(cat "$T/o")" "would update Lead 00Q[A-Za-z0-9]{15} \(s\*\*\*@example.com\)" \
 	"--dry-run says what it would update, emails masked"
-like "$(cat "$T/o")" "dry run\): rows 5, records to update 4, not found 2" "--dry-run counts"
+like "$(cat "$T/o")" "dry run\): rows 6, records to update 5, not found 2" "--dry-run counts"
 leads >"$T/dry.json"
 cmp -s "$T/before.json" "$T/dry.json"
 ok $? "--dry-run changes nothing in the org"
@@ -243,7 +245,7 @@ conf contact "$S" "salesforce_object = Contact"
 sed -i '/^salesforce_object = Lead/d' "$T/contact.tmpl"
 push contact
 is 0 "$(rc)" "salesforce_object = Contact: exit 0"
-like "$(cat "$T/o")" "rows 5, records updated 1, failed 0, not found 4" "... updates the one Contact"
+like "$(cat "$T/o")" "rows 6, records updated 1, failed 0, not found 5" "... updates the one Contact"
 is s-ann-2 "$(get '/__admin/records?object=Contact' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].Last_Voice_Session__c))')" \
 	"... with the day's row"
 
@@ -365,7 +367,8 @@ ok $? "jsforce's push and calltrail's reach the same end state"
 # ---- nothing secret in any output -------------------------------------------------------
 leak=0
 for s in "$SECRET" "$(sed -n 2p "$T/key.pem")" ann@example.com bob@example.com \
-	shared@example.com conv@example.com nobody@example.com long@example.com; do
+	shared@example.com conv@example.com nobody@example.com long@example.com \
+	"o'neil@example.com"; do
 	grep -qiF -- "$s" "$OUT" && { diag "found in output: $s"; leak=1; }
 done
 tokens >>"$T/tokens"

@@ -50,7 +50,7 @@ const cell = (v) => (/[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v)
   const soql = 'SELECT Id, Email FROM Lead WHERE IsConverted = false AND Email IN (' +
     rows.map((r) => soqlStr(r.Email)).join(',') + ')';
   const found = await records(await conn.bulk2.query(soql, poll));
-  check(found.length === 4, `the query finds the 4 unconverted Leads (${found.length})`);
+  check(found.length === 5, `the query finds the 5 unconverted Leads (${found.length})`);
 
   const fields = ['Last_Voice_Session__c', 'Last_Voice_Call_Date__c', 'Voice_Qualification_Tier__c', 'Voice_Calls__c'];
   let csv = 'Id,' + fields.join(',') + '\r\n';
