@@ -125,7 +125,7 @@ static void on_unsafe(void *arg, const char *sid)
 }
 
 /* YYYY-MM-DD (a real date), yesterday or today (UTC) into day. */
-static int parseday(const char *s, char day[11])
+int csv_parseday(const char *s, char day[11])
 {
 	char iso[32];
 	int64_t us, now = ct_time_now_us();
@@ -185,20 +185,70 @@ static int exitcode(int rc)
 	}
 }
 
+int csv_day_collect(struct ct_conf *c, const char *day, struct ct_target *t,
+                    struct ct_csv_day **agg, struct csv_left *left, char *err)
+{
+	struct share sh[SHARES_MAX];
+	unsigned nsh = t ? 1 : csv_nshares();
+	struct run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	memset(sh, 0, sizeof(sh));
+	r.c = c;
+	snprintf(r.day, sizeof(r.day), "%s", day);
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_mutex_init(&r.agglock, NULL);
+	ct_buf_init(&r.unsafe, 0);
+	*agg = NULL;
+	if ((rc = ct_csv_day_new(&r.agg)) != CT_OK) {
+		ct_seterr(err, rc, "out of memory");
+		goto out;
+	}
+	for (unsigned i = 0; i < nsh; i++) {
+		sh[i].run = &r;
+		if ((sh[i].rec = malloc(CT_RECORD_MAX + 1)) == NULL ||
+		    (sh[i].names = malloc(CHUNK * sizeof(*sh[i].names))) == NULL ||
+		    (sh[i].batch = malloc(BATCH * sizeof(*sh[i].batch))) == NULL ||
+		    (sh[i].tiers = malloc(TIERBUF)) == NULL) {
+			rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	rc = t ? from_target(&r, &sh[0], t, err) : csv_from_spool(&r, sh, nsh, err);
+	if (rc == CT_OK) {
+		*agg = r.agg;
+		r.agg = NULL;
+		left->unreadable = sh[0].unreadable;
+		left->otherday = sh[0].otherday;
+		left->bademail = sh[0].bademail;
+	}
+out:
+	ct_csv_day_free(r.agg);
+	for (unsigned i = 0; i < SHARES_MAX; i++) {
+		free(sh[i].rec);
+		free(sh[i].names);
+		free(sh[i].batch);
+		free(sh[i].tiers);
+	}
+	pthread_mutex_destroy(&r.lock);
+	pthread_mutex_destroy(&r.agglock);
+	ct_buf_free(&r.unsafe);
+	return rc;
+}
+
 int export_csv(struct ct_conf *c, int argc, char **argv)
 {
 	const char *dayarg = NULL, *outdir = NULL, *source = "spool", *v;
 	char err[CT_ERRLEN] = "", path[PATH_MAX], key[64];
 	struct ct_target *t = NULL;
 	struct ct_csv_stats st;
-	struct share sh[SHARES_MAX];
-	unsigned nsh = 1;
+	struct csv_left left = { 0 };
 	struct ct_buf out;
 	struct run r;
 	int ex = 0, rc;
 
 	memset(&r, 0, sizeof(r));
-	memset(sh, 0, sizeof(sh));
 	r.c = c;
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_mutex_init(&r.agglock, NULL);
@@ -229,7 +279,7 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 		ex = usage("--day is required");
 		goto out;
 	}
-	if (parseday(dayarg, r.day) != 0) {
+	if (csv_parseday(dayarg, r.day) != 0) {
 		ex = usage("--day: not YYYY-MM-DD (a real date), yesterday or today");
 		goto out;
 	}
@@ -250,27 +300,8 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (strcmp(source, "spool") == 0)
-		nsh = csv_nshares();
-	if (ct_csv_day_new(&r.agg) != CT_OK) {
-		snprintf(err, sizeof(err), "out of memory");
-		ex = EX_IOERR;
-		goto fail;
-	}
-	for (unsigned i = 0; i < nsh; i++) {
-		sh[i].run = &r;
-		if ((sh[i].rec = malloc(CT_RECORD_MAX + 1)) == NULL ||
-		    (sh[i].names = malloc(CHUNK * sizeof(*sh[i].names))) == NULL ||
-		    (sh[i].batch = malloc(BATCH * sizeof(*sh[i].batch))) == NULL ||
-		    (sh[i].tiers = malloc(TIERBUF)) == NULL) {
-			snprintf(err, sizeof(err), "out of memory");
-			ex = EX_IOERR;
-			goto fail;
-		}
-	}
-
-	rc = strcmp(source, "target") == 0 ? from_target(&r, &sh[0], t, err)
-	                                   : csv_from_spool(&r, sh, nsh, err);
+	rc = csv_day_collect(c, r.day, strcmp(source, "target") == 0 ? t : NULL,
+	                     &r.agg, &left, err);
 	if (rc == CT_OK)
 		rc = ct_csv_day_render(r.agg, &out, on_unsafe, &r, &st);
 	if (rc != CT_OK) {
@@ -309,12 +340,12 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	       "other day %zu\n",
 	       r.day, source, st.rows, st.rows == 1 ? "" : "s", path,
 	       c->csv_upload ? " and " : "", c->csv_upload ? key : "",
-	       st.calls + sh[0].unreadable + sh[0].otherday + sh[0].bademail,
-	       st.no_email, st.bad_email + sh[0].bademail,
+	       st.calls + left.unreadable + left.otherday + left.bademail,
+	       st.no_email, st.bad_email + left.bademail,
 	       CT_CSV_EMAIL_MAX, st.too_long, st.unsafe, CT_CSV_TIER_MAX,
 	       st.tier_long,
 	       r.nunsafe ? " (sessions:" : "", r.nunsafe ? r.unsafe.p : "",
-	       r.nunsafe ? ")" : "", sh[0].unreadable, sh[0].otherday);
+	       r.nunsafe ? ")" : "", left.unreadable, left.otherday);
 	fflush(stdout);
 	goto out;
 fail:
@@ -322,12 +353,6 @@ fail:
 out:
 	ct_target_close(t);
 	ct_csv_day_free(r.agg);
-	for (unsigned i = 0; i < SHARES_MAX; i++) {
-		free(sh[i].rec);
-		free(sh[i].names);
-		free(sh[i].batch);
-		free(sh[i].tiers);
-	}
 	pthread_mutex_destroy(&r.lock);
 	pthread_mutex_destroy(&r.agglock);
 	ct_buf_free(&out);

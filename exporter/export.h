@@ -18,5 +18,32 @@
 int export_upload(struct ct_conf *c, int argc, char **argv);
 int export_csv(struct ct_conf *c, int argc, char **argv);
 int export_status(struct ct_conf *c, int argc, char **argv);
+int export_salesforce(struct ct_conf *c, int argc, char **argv);
+
+struct ct_target;
+struct ct_csv_day;
+
+/* The day's records left out before they reach the aggregation (which
+ * counts the rest in struct ct_csv_stats). */
+struct csv_left {
+	size_t unreadable;   /* unreadable, or refused by ct_record_parse */
+	size_t otherday;     /* end_time on another day */
+	size_t bademail;     /* refused for their email alone */
+};
+
+/*
+ * The day's rows, computed once for csv and salesforce (csvday.c): the
+ * day's records — SPOOL/sent/DAY/, or the target's day= partition when t
+ * is not NULL — folded into a new aggregation *agg (the caller frees it
+ * with ct_csv_day_free; render it with ct_csv_day_render).  Records left
+ * out are reported on stderr and counted in *left.  CT_OK, or CT_ERR_*
+ * with err.
+ */
+int csv_day_collect(struct ct_conf *c, const char *day, struct ct_target *t,
+                    struct ct_csv_day **agg, struct csv_left *left, char *err);
+
+/* --day's value: YYYY-MM-DD (a real date), yesterday or today (UTC)
+ * into day; -1 when it is none of those. */
+int csv_parseday(const char *s, char day[11]);
 
 #endif

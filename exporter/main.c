@@ -4,6 +4,8 @@
  *   calltrail-export [-c FILE] upload
  *   calltrail-export [-c FILE] csv --day DAY [--out DIR] [--source spool|target]
  *   calltrail-export [-c FILE] status [--json]
+ *   calltrail-export [-c FILE] salesforce --day DAY [--source spool|target]
+ *                    [--out DIR] [--dry-run]
  *
  * Everything a subcommand does lives in its own file (upload.c, csvday.c,
  * status.c); this file only decides which one runs and with what
@@ -39,6 +41,9 @@ static void usage(FILE *f)
 	"                         write DIR/salesforce-leads-DAY.csv for DAY\n"
 	"                         (YYYY-MM-DD, yesterday or today)\n"
 	"  status [--json]        what waits in the spool and how the last upload went\n"
+	"  salesforce --day DAY [--source spool|target] [--out DIR] [--dry-run]\n"
+	"                         update the day's Leads (or Contacts) in Salesforce\n"
+	"                         with Bulk API 2.0; DIR/salesforce-results-DAY.csv\n"
 	"\n"
 	"Options:\n"
 	"  -c FILE                configuration file (default $CALLTRAIL_CONF, else\n"
@@ -48,8 +53,8 @@ static void usage(FILE *f)
 	"\n"
 	"Exit status: 0 done; 64 usage error; 65 bad input data; 70 internal error;\n"
 	"74 local I/O error (records kept); 75 some records left for the next run\n"
-	"(target unreachable or refusing); 77 not run by the spool's owner;\n"
-	"78 configuration error.\n"
+	"(target unreachable or refusing); 77 not run by the spool's owner, or\n"
+	"Salesforce refused the sign-in; 78 configuration error.\n"
 	"See calltrail-export(8).\n", ct_conf_default_path());
 }
 
@@ -116,7 +121,7 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[i];
 	if (strcmp(cmd, "upload") != 0 && strcmp(cmd, "csv") != 0 &&
-	    strcmp(cmd, "status") != 0) {
+	    strcmp(cmd, "status") != 0 && strcmp(cmd, "salesforce") != 0) {
 		fprintf(stderr, "calltrail-export: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EX_USAGE;
@@ -147,6 +152,8 @@ int main(int argc, char **argv)
 		rc = export_upload(&c, argc - i, argv + i);
 	else if (strcmp(cmd, "csv") == 0)
 		rc = export_csv(&c, argc - i, argv + i);
+	else if (strcmp(cmd, "salesforce") == 0)
+		rc = export_salesforce(&c, argc - i, argv + i);
 	else
 		rc = export_status(&c, argc - i, argv + i);
 out:

@@ -9,7 +9,8 @@
  * oldest by mtime), failed/ (count of records and the newest .why lines,
  * cut to WHY_MAX printable ASCII bytes, since they end up in terminals and
  * cron mail), sent/ (records per day) and SPOOL/.last-run.json, written
- * by upload (format in export.h).
+ * by upload (format in export.h), and the last Salesforce push of each
+ * day, SPOOL/.salesforce-DAY.json (format in salesforce.c).
  *
  * Exit: 0; 74 when the spool itself cannot be read; 64 usage.
  */
@@ -321,6 +322,73 @@ static void text(const char *spool, struct json_object *all, time_t now,
 	       msg && *msg ? " - " : "", msg ? msg : "");
 }
 
+/* ---- salesforce pushes (salesforce.c writes SPOOL/.salesforce-DAY.json;
+ * the format is at the top of salesforce.c) ---------------------------- */
+
+#define SF_DAYS_SHOWN 60
+
+static int sfname(const struct dirent *de)
+{
+	size_t n = strlen(de->d_name);
+
+	return n == strlen(".salesforce-YYYY-MM-DD.json") &&
+	       strncmp(de->d_name, ".salesforce-", 12) == 0 &&
+	       strcmp(de->d_name + n - 5, ".json") == 0;
+}
+
+/* {"DAY": {the push's object}, ...} for the newest SF_DAYS_SHOWN days. */
+static struct json_object *sfpushes(const char *spool)
+{
+	struct json_object *all = json_object_new_object();
+	struct dirent **names = NULL;
+	int n = scandir(spool, &names, sfname, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX], err[CT_ERRLEN], day[11];
+		struct json_object *o = NULL;
+		struct ct_buf b;
+
+		ct_buf_init(&b, 0);
+		snprintf(day, sizeof(day), "%s", names[i]->d_name + 12);
+		snprintf(path, sizeof(path), "%s/%s", spool, names[i]->d_name);
+		if (i >= n - SF_DAYS_SHOWN &&
+		    ct_file_read(path, LASTRUN_MAX, &b, err) == CT_OK &&
+		    ct_json_parse(b.p ? b.p : "", b.len, 4, &o, err) == CT_OK &&
+		    json_object_is_type(o, json_type_object))
+			json_object_object_add(all, day, o);
+		else
+			json_object_put(o);
+		ct_buf_free(&b);
+		free(names[i]);
+	}
+	free(names);
+	return all;
+}
+
+static void sftext(struct json_object *all)
+{
+	struct json_object *sf;
+
+	if (!json_object_object_get_ex(all, "salesforce", &sf) ||
+	    json_object_object_length(sf) == 0)
+		return;
+	json_object_object_foreach(sf, day, p) {
+		const char *msg = ct_json_str(p, "message");
+		char clean[WHY_MAX + 1];
+		size_t i;
+
+		for (i = 0; msg && msg[i] && i < WHY_MAX; i++)
+			clean[i] = (msg[i] >= 0x20 && msg[i] < 0x7f) ? msg[i] : '?';
+		clean[i] = '\0';
+		printf("salesforce %s exit %ld: rows %ld, updated %ld, failed %ld, "
+		       "not found %ld, several %ld (%s)%s%s\n", day, num(p, "exit"),
+		       num(p, "rows"), num(p, "updated"), num(p, "failed"),
+		       num(p, "not_found"), num(p, "several"),
+		       ct_json_str(p, "time") ? ct_json_str(p, "time") : "?",
+		       clean[0] ? " - " : "", clean);
+	}
+}
+
 int export_status(struct ct_conf *c, int argc, char **argv)
 {
 	char err[CT_ERRLEN] = "";
@@ -374,12 +442,15 @@ int export_status(struct ct_conf *c, int argc, char **argv)
 	json_object_object_add(all, "sent", sent);
 	sent = NULL;
 	json_object_object_add(all, "last_run", lastrun(c->spool_dir, &lastbad));
+	json_object_object_add(all, "salesforce", sfpushes(c->spool_dir));
 
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(all,
 		       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		text(c->spool_dir, all, now, &nw, &cur, w, nwhy, lastbad);
+	if (!json)
+		sftext(all);
 	goto out;
 fail:
 	fprintf(stderr, "calltrail-export status: %s\n", err);

@@ -13,6 +13,7 @@ pkgs=(build-essential autoconf automake pkg-config
       valgrind wrk strace)
 # t/browser.sh drives Debian's Chromium (headless) with playwright-core.
 pkgs+=(chromium)
+pkgs+=(openssl)   # t/salesforce.sh: the connected app's key and certificate
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 if [ "$(id -u)" = 0 ] && [ -z "${CALLTRAIL_SKIP_APT:-}" ]; then
