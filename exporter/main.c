@@ -104,22 +104,12 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	loaded = 1;
-	/* An s3:// target needs credentials, possibly from ~/.aws/credentials;
-	 * whether they are complete is checked when the target is opened. */
-	if (strcmp(cmd, "status") != 0 && c.target &&
-	    strncmp(c.target, "s3://", 5) == 0 &&
-	    ct_conf_aws_credentials(&c, err) != CT_OK) {
-		fprintf(stderr, "calltrail-export: %s\n", err);
-		rc = EX_CONFIG;
-		goto out;
-	}
 	if (strcmp(cmd, "upload") == 0)
 		rc = export_upload(&c, argc - i, argv + i);
 	else if (strcmp(cmd, "csv") == 0)
 		rc = export_csv(&c, argc - i, argv + i);
 	else
 		rc = export_status(&c, argc - i, argv + i);
-out:
 	if (loaded)
 		ct_conf_free(&c);
 	return rc;
