@@ -76,6 +76,17 @@ drv get sessions/year=2025/month=10/day=29/voice_7.a-b_c.json.gz 10 >/dev/null 2
 is 4 "$?" "get beyond the size cap fails"
 like "$(cat "$T/err")" "larger than 10 bytes" "... saying it is too large"
 
+# Allocation failures on the request path (open, PUT, list, GET): for
+# every N the Nth allocation fails; each run ends in a clean error, frees
+# what it allocated and does not crash (t/s3-fail.c).
+"$top_builddir/t/s3-fail" -c "$CONF" -b bucket >"$T/fail.tap" 2>&1; rc=$?
+if grep -q '^1\.\.0 # SKIP' "$T/fail.tap"; then
+	skip "allocation failures cannot be injected in this build (sanitizer)"
+else
+	is 0 "$rc" "every allocation of the S3 request path failing in turn: clean, no leak"
+	grep -v '^ok' "$T/fail.tap" | head -20 | sed 's/^#* */# s3-fail: /'
+fi
+
 # Faults: each is retried and every object still lands exactly once.
 for kind in 503 429 reset lostreply etag stall; do
 	proxy_ctl "fault?kind=$kind&count=3" >/dev/null
