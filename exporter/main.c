@@ -44,9 +44,9 @@ static void usage(FILE *f)
 	"  -h, --help             this help; COMMAND --help for a command's\n"
 	"  -V, --version          print the version\n"
 	"\n"
-	"Exit status: 0 done; 64 usage error; 65 bad input data; 70 internal error;\n"
-	"74 local I/O error (records kept); 75 some records left for the next run\n"
-	"(target unreachable or refusing); 78 configuration error.\n"
+	"Exit status: 0 done; 64 usage error; 74 local I/O error (records kept);\n"
+	"75 some records left for the next run (target unreachable or refusing);\n"
+	"78 configuration error (credentials included).\n"
 	"See calltrail-export(8).\n", ct_conf_default_path());
 }
 

@@ -10,6 +10,8 @@
 
 struct ct_target;
 
+#define CT_TARGET_KEY_MAX 1024  /* longest key or key prefix a target takes */
+
 /* One object to store; status/err are filled in by ct_target_put. */
 struct ct_obj {
 	const char *key;

@@ -11,7 +11,6 @@
 
 #include "ct_target.h"
 
-#define CT_TARGET_KEY_MAX 1024  /* longest key or key prefix */
 #define CT_TARGET_DIRCACHE 8    /* file: directories known durable */
 
 struct ct_s3;
