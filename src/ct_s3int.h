@@ -70,8 +70,9 @@ int s3_digests(struct job *j);
 /*
  * Run every job to its end (state 2), s->concurrency at a time: sign,
  * send, classify, retry with full-jitter backoff.  Each job gets its
- * status and err.  After a CT_ERR_REMOTE no further job is started (those
- * never tried keep attempts == 0).  A failure to start a job at all (the
+ * status and err.  After a CT_ERR_REMOTE (a refusal) or CT_ERR_CONFIG (a
+ * bucket in another region) no further job is started (those never
+ * tried keep attempts == 0).  A failure to start a job at all (the
  * credentials, memory) stops the run: it is returned, and every job not
  * done gets it.
  */

@@ -50,7 +50,8 @@ int ct_target_open(const struct ct_conf *c, struct ct_target **t, char *err);
  * with backoff and full jitter up to s3_retries.  Each object gets its
  * own status and attempts; an object never tried (the batch stopped
  * before it) has attempts == 0 and status CT_ERR_TEMP.  After a
- * CT_ERR_REMOTE (403 and other 4xx, a bucket in another region) no
+ * CT_ERR_REMOTE (403 and other 4xx) or a CT_ERR_CONFIG (a bucket in
+ * another region than configured: the message names the bucket's) no
  * further object is tried; credentials that cannot be had stop the batch
  * with their code (CT_ERR_CONFIG: none or misconfigured; CT_ERR_TEMP: the
  * source did not answer; CT_ERR_REMOTE: it refused).  Returns CT_OK when

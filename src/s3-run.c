@@ -10,8 +10,10 @@
  * of what was sent where S3 defines the ETag so, wait their full-jitter
  * backoff, random(0, min(cap, base * 2^attempt)), and go again, up to
  * s3_retries times; ExpiredToken refreshes the credentials once and goes
- * again at once; a bucket in another region, 403 and other 4xx are
- * CT_ERR_REMOTE, after which no new job starts.  Every reply body is
+ * again at once; 403 and other 4xx are CT_ERR_REMOTE and a bucket in
+ * another region (301 PermanentRedirect, 400 AuthorizationHeaderMalformed,
+ * x-amz-bucket-region) CT_ERR_CONFIG, after either of which no new job
+ * starts.  Every reply body is
  * capped (on_body), and error replies are read by xml.c.
  */
 #include <errno.h>
@@ -319,15 +321,16 @@ static int classify(const struct ct_s3 *s, struct slot *sl, CURLcode cc, int *ex
 	               region, sizeof(region));
 	if (sl->region[0])
 		snprintf(region, sizeof(region), "%s", sl->region);
-	/* a bucket in another region: no retry or credential fixes that */
+	/* a bucket in another region: no retry fixes that, only s3_region
+	 * (or AWS_REGION) does, so it is a configuration error */
 	if (http == 301 || strcmp(code, "PermanentRedirect") == 0 ||
 	    strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
 	    (region[0] && strcmp(region, s->region) != 0 && (http == 400 || http == 403))) {
 		if (region[0] && strcmp(region, s->region) != 0)
-			return ct_seterr(j->err, CT_ERR_REMOTE, "%s %s: HTTP %ld %s: the bucket "
+			return ct_seterr(j->err, CT_ERR_CONFIG, "%s %s: HTTP %ld %s: the bucket "
 			                 "%s is in region %s, not %s (set s3_region = %s)", j->method,
 			                 j->path, http, code, s->bucket, region, s->region, region);
-		return ct_seterr(j->err, CT_ERR_REMOTE, "%s %s: HTTP %ld %s: the bucket %s is "
+		return ct_seterr(j->err, CT_ERR_CONFIG, "%s %s: HTTP %ld %s: the bucket %s is "
 		                 "not in region %s (S3 did not say which)", j->method, j->path,
 		                 http, code, s->bucket, s->region);
 	}
@@ -336,7 +339,10 @@ static int classify(const struct ct_s3 *s, struct slot *sl, CURLcode cc, int *ex
 		return ct_seterr(j->err, CT_ERR_TEMP, "%s %s: HTTP %ld ExpiredToken", j->method,
 		                 j->path, http);
 	}
-	if (http == 429 || http >= 500 || (http == 400 && strcmp(code, "BadDigest") == 0))
+	/* BadDigest / XAmzContentSHA256Mismatch: the body changed on the way;
+	 * S3 stored nothing, and the next try sends it again whole */
+	if (http == 429 || http >= 500 || (http == 400 && (strcmp(code, "BadDigest") == 0 ||
+	    strcmp(code, "XAmzContentSHA256Mismatch") == 0)))
 		return ct_seterr(j->err, CT_ERR_TEMP, "%s %s: HTTP %ld %s%s%s", j->method,
 		                 j->path, http, code, *msg ? ": " : "", msg);
 	if (http == 404 && !j->body && strcmp(code, "NoSuchBucket") != 0)
@@ -396,7 +402,7 @@ static void finish(struct ct_s3 *s, struct slot *sl, CURLcode cc, int *stop)
 		j->not_before = ct_time_now_us() + backoff_us(s, j->attempts);
 		return;
 	}
-	if (rc == CT_ERR_REMOTE)
+	if (rc == CT_ERR_REMOTE || rc == CT_ERR_CONFIG)
 		*stop = 1;
 	j->state = 2;
 }

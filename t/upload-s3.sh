@@ -206,6 +206,51 @@ is 0 "$(( $(count new) + $(count cur) ))" "... and nothing is left to loop in ne
 node "$top_srcdir/t/s3-read.js" "$S3_PORT" bucket "$PREFIX/sessions/year=1969" 2>/dev/null | grep -c . >"$T/n"
 is 0 "$(cat "$T/n")" "... and nothing was stored under year=1969"
 
+# 13. A bucket encrypted with SSE-KMS: x-amz-server-side-encryption and
+# the key id sent and signed, and its ETags (not the MD5) accepted, so
+# every record is stored on the first try.
+{ cat "$CONF"; printf 's3_sse = aws:kms\ns3_sse_kms_key_id = arn:aws:kms:us-east-1:111122223333:key/1234abcd\n'; } >"$T/kms.conf"
+python3 "$T/gen.py" "$SPOOL" 20 k
+base=$(count sent)
+proxy_ctl reset >/dev/null; proxy_ctl "mode?kms=1" >/dev/null
+"$EXPORT" -c "$T/kms.conf" upload >"$T/out" 2>&1; rc=$?
+snap; proxy_ctl "mode?kms=0" >/dev/null
+is 0 "$rc" "SSE-KMS bucket: upload exits 0"
+like "$(cat "$T/out")" "stored 20, refused 0, retried 0, left 0" "... every record stored on the first try"
+is "20 0" "$(stat_of sseSeen) $(stat_of sigFailures)" "... each PUT sent x-amz-server-side-encryption, signed"
+is "aws:kms arn:aws:kms:us-east-1:111122223333:key/1234abcd" "$(stat_of sse)" "... with aws:kms and the key id"
+same; ok $? "... and the bucket holds every record, byte-exact"
+
+# 14. A body corrupted on the way: refused by its Content-MD5 (400
+# BadDigest), retried, never stored wrong.
+python3 "$T/gen.py" "$SPOOL" 12 m
+proxy_ctl reset >/dev/null; proxy_ctl "fault?kind=corrupt&count=4" >/dev/null
+up >"$T/out" 2>&1; rc=$?
+snap
+is 0 "$rc" "4 PUTs corrupted on the way: upload exits 0"
+is 4 "$(stat_of badDigests)" "... each answered 400 BadDigest"
+like "$(cat "$T/out")" "stored 12, refused 0, retried [4-9]" "... and retried"
+same; ok $? "... and the bucket holds every record, byte-exact"
+
+# 15. A bucket in another region stops the run, upload and csv alike,
+# naming the bucket's region, every record kept and no file written.
+python3 "$T/gen.py" "$SPOOL" 6 r
+for answer in 400 301; do
+	proxy_ctl "mode?region=eu-west-1&answer=$answer" >/dev/null
+	up >"$T/out" 2>&1; rc=$?
+	is 78 "$rc" "bucket in eu-west-1 ($answer): upload exits 78"
+	like "$(cat "$T/out")" "region eu-west-1.*s3_region = eu-west-1" "... the message names the bucket's region"
+	is 6 "$(count new)" "... every record kept in new/"
+	rm -rf "$T/rcsv"
+	"$EXPORT" -c "$CONF" csv --day "$DAY" --source target --out "$T/rcsv" >"$T/out" 2>&1; rc=$?
+	is 78 "$rc" "... csv --source target exits 78"
+	like "$(cat "$T/out")" "region eu-west-1" "... naming the region"
+	[ ! -e "$T/rcsv/salesforce-leads-$DAY.csv" ]; ok $? "... and writes no file"
+done
+proxy_ctl "mode?region=" >/dev/null
+up >/dev/null 2>&1
+is 0 "$(count new)" "with the region right the records are stored"
+
 # 12. --help lists only the exit statuses the program returns.
 "$EXPORT" --help >"$T/help"
 grep -Eq '(^|[^0-9])(65|66|69|70|73|76|77)([^0-9]|$)' "$T/help"
