@@ -81,7 +81,7 @@ int ct_target_get_many(struct ct_target *t, struct ct_get *gets, size_t n, char 
 
 /*
  * How many objects one ct_target_put should carry to keep this target
- * busy: an S3 target's connections four times over (8..64), a file
+ * busy: an S3 target's connections eight times over (16..128), a file
  * target's fsync pool many times over (its few directory fsyncs are
  * shared by the batch).
  */

@@ -162,9 +162,11 @@ static int opens3(struct ct_target *t, const struct ct_conf *c, const char *url,
 		                 "\".\" or \"..\" component or a control byte", prefix);
 	snprintf(t->name, sizeof t->name, "s3://%s%s%s", bucket, plen ? "/" : "", prefix);
 	rc = ct_s3_open(c, bucket, prefix, &t->s3, err);
-	/* as many objects a put as keep the connections busy four times over */
-	t->batch = c->s3_concurrency > 0 ? (size_t)c->s3_concurrency * 4 : 32;
-	t->batch = t->batch < 8 ? 8 : t->batch > 64 ? 64 : t->batch;
+	/* as many objects a put as keep the connections busy eight times over:
+	 * the per-batch cost (the spool's fsyncs, the last round's stragglers)
+	 * then weighs little against the requests (bench/run, latency rows) */
+	t->batch = c->s3_concurrency > 0 ? (size_t)c->s3_concurrency * 8 : 64;
+	t->batch = t->batch < 16 ? 16 : t->batch > 128 ? 128 : t->batch;
 	return rc;
 }
 
