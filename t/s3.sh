@@ -115,6 +115,20 @@ for kind in 503 429 reset lostreply etag stall; do
 	[ "$retried" -ge 1 ]
 	ok $? "fault $kind: the failed PUTs were retried ($retried objects)"
 done
+# ExpiredToken: the credentials are asked for again (forced) and the
+# request retried once at once; a second ExpiredToken is a refusal.
+proxy_ctl "fault?kind=expired&count=3" >/dev/null
+# shellcheck disable=SC2086
+out=$(drv put $(echo $args | cut -d' ' -f1-12) 2>"$T/err"); rc=$?
+is 0 "$rc" "ExpiredToken on 3 PUTs: refreshed, retried, all 6 objects stored"
+is 3 "$(printf '%s\n' "$out" | awk '$3 == 2' | wc -l | tr -d ' ')" "... each of the 3 retried once"
+S3_CONCURRENCY=1 s3_conf "$T/c1.conf"
+proxy_ctl "fault?kind=expired&count=100" >/dev/null
+out=$("$DRV" -c "$T/c1.conf" -b bucket -p "pre fix" put x/e.gz "$T/obj/1.gz" 2>"$T/err"); rc=$?
+proxy_ctl "fault?kind=&count=0" >/dev/null
+is 1 "$rc" "ExpiredToken again after the refresh is a refusal"
+like "$out" "ExpiredToken even with refreshed credentials" "... saying so"
+
 node "$top_srcdir/t/s3-read.js" "$S3_PORT" bucket "pre fix/" 2>/dev/null | wc -l | tr -d ' ' >"$T/n"
 is 40 "$(cat "$T/n")" "still 40 objects, no duplicates under other keys"
 
