@@ -51,10 +51,10 @@ static void usage(FILE *f)
 	"  -h, --help             this help; COMMAND --help for a command's\n"
 	"  -V, --version          print the version\n"
 	"\n"
-	"Exit status: 0 done; 64 usage error; 65 bad input data; 70 internal error;\n"
+	"Exit status: 0 done; 64 usage error; 65 Salesforce refused rows (salesforce);\n"
 	"74 local I/O error (records kept); 75 some records left for the next run\n"
 	"(target unreachable or refusing); 77 not run by the spool's owner, or\n"
-	"Salesforce refused the sign-in; 78 configuration error.\n"
+	"Salesforce refused the sign-in; 78 configuration error (credentials included).\n"
 	"See calltrail-export(8).\n", ct_conf_default_path());
 }
 
@@ -137,15 +137,6 @@ int main(int argc, char **argv)
 	 * theirs.  Checked before anything is touched. */
 	if (spool_owner(&c, argv[i]) != 0) {
 		rc = EX_NOPERM;
-		goto out;
-	}
-	/* An s3:// target needs credentials, possibly from ~/.aws/credentials;
-	 * whether they are complete is checked when the target is opened. */
-	if (strcmp(cmd, "status") != 0 && c.target &&
-	    strncmp(c.target, "s3://", 5) == 0 &&
-	    ct_conf_aws_credentials(&c, err) != CT_OK) {
-		fprintf(stderr, "calltrail-export: %s\n", err);
-		rc = EX_CONFIG;
 		goto out;
 	}
 	if (strcmp(cmd, "upload") == 0)

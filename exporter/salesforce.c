@@ -46,8 +46,6 @@
 #include "ct_json.h"
 #include "ct_fs.h"
 
-#define EX_DATAERR 65
-#define EX_NOPERM  77
 
 #define RESULTS_HEADER "email,record_id,outcome,error"
 

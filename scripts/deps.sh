@@ -14,6 +14,7 @@ pkgs=(build-essential autoconf automake pkg-config
 # t/browser.sh drives Debian's Chromium (headless) with playwright-core.
 pkgs+=(chromium)
 pkgs+=(openssl)   # t/salesforce.sh: the connected app's key and certificate
+pkgs+=(libexpat1-dev)   # expat: the XML S3 and STS reply with (src/xml.c)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 if [ "$(id -u)" = 0 ] && [ -z "${CALLTRAIL_SKIP_APT:-}" ]; then

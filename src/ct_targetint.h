@@ -11,7 +11,6 @@
 
 #include "ct_target.h"
 
-#define CT_TARGET_KEY_MAX 1024  /* longest key or key prefix */
 #define CT_TARGET_DIRCACHE 8    /* file: directories known durable */
 
 struct ct_s3;
@@ -21,6 +20,7 @@ struct ct_target {
 	char name[PATH_MAX + 16];   /* printable: file:///x or s3://b/p */
 	char *dir;                  /* file: the root directory */
 	struct ct_s3 *s3;           /* s3: the client */
+	size_t batch;               /* objects a put should carry (ct_target_batch) */
 	struct ct_tfile *file;      /* file: target-file.c's state (descriptors,
 	                               the fsync pool), made on first use */
 };
