@@ -181,7 +181,6 @@ accepted(const struct ct_conf *c)
 	CHECK(!strncmp(c->target, "file:///", 8) || !strncmp(c->target, "s3://", 5), "target");
 	str(c->s3_endpoint, 0, "s3_endpoint");
 	str(c->s3_region, 0, "s3_region");
-	CHECK(c->s3_region[0] != '\0', "s3_region not empty");
 	CHECK(c->s3_concurrency >= 1 && c->s3_concurrency <= 64, "s3_concurrency");
 	CHECK(c->s3_retries >= 0 && c->s3_retries <= 20, "s3_retries");
 	str(c->csv_dir, 0, "csv_dir");

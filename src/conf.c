@@ -51,7 +51,7 @@ static const struct key keys[] = {
 	{ "spool_dir",               K_PATH,       NULL,                 F(spool_dir),          1, 1024 },
 	{ "target",                  K_TARGET,     NULL,                 F(target),             1, 1024 },
 	{ "s3_endpoint",             K_ENDPOINT,   NULL,                 F(s3_endpoint),        0, 1024 },
-	{ "s3_region",               K_REGION,     "AWS_REGION",         F(s3_region),          1, 64 },
+	{ "s3_region",               K_REGION,     "AWS_REGION",         F(s3_region),          0, 64 },
 	{ "s3_concurrency",          K_INT,        NULL,                 F(s3_concurrency),     1, 64 },
 	{ "s3_retries",              K_INT,        NULL,                 F(s3_retries),         0, 20 },
 	{ "csv_dir",                 K_PATH,       NULL,                 F(csv_dir),            1, 1024 },
@@ -337,7 +337,8 @@ setval(struct ct_conf *c, const struct key *k, const char *v, const char *where,
 			if (!islower((unsigned char)*end) && !isdigit((unsigned char)*end) &&
 			    *end != '-')
 				break;
-		if (n == 0 || *end || n > (size_t)k->hi)
+		/* empty: the chain's region (ct_aws_region) */
+		if (*end || n > (size_t)k->hi)
 			return ct_seterr(err, CT_ERR_CONFIG,
 			    "%s%s: \"%s\" is not a region name like us-east-1",
 			    where, k->name, v);
@@ -493,7 +494,7 @@ defaults(struct ct_conf *c)
 	    setstr(&c->cors_origin, "") ||
 	    setstr(&c->spool_dir, CT_LOCALSTATEDIR "/spool/calltrail") ||
 	    setstr(&c->target, "file://" CT_LOCALSTATEDIR "/lib/calltrail/archive") ||
-	    setstr(&c->s3_endpoint, "") || setstr(&c->s3_region, "us-east-1") ||
+	    setstr(&c->s3_endpoint, "") || setstr(&c->s3_region, "") ||
 	    setstr(&c->csv_dir, CT_LOCALSTATEDIR "/lib/calltrail/csv") ||
 	    setstr(&c->s3_sse, "") || setstr(&c->s3_sse_kms_key_id, "") ||
 	    setstr(&c->salesforce_login_url, "https://login.salesforce.com") ||

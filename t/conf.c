@@ -90,7 +90,7 @@ main(void)
 	is_str("voice", c.room_prefix, "room_prefix default");
 	is_str("visitor", c.identity_prefix, "identity_prefix default");
 	is_str("Visitor", c.display_name, "display_name default");
-	is_str("us-east-1", c.s3_region, "s3_region default");
+	is_str("", c.s3_region, "s3_region default: empty, the chain's region");
 	ok(c.s3_concurrency == 8 && c.s3_retries == 5 && c.keep_days == 35 &&
 	   c.csv_upload == 0, "numeric defaults 8/5/35/no");
 	ok(strncmp(c.target, "file:///", 8) == 0, "target defaults to a local archive");
@@ -190,7 +190,8 @@ main(void)
 	setenv("AWS_PROFILE", "nosuch", 1);
 	load("", &c, err);
 	is_int(CT_ERR_CONFIG, ct_conf_aws_credentials(&c, err), "missing profile refused");
-	ok(strstr(err, "AWS_ACCESS_KEY_ID") != NULL, "... naming AWS_ACCESS_KEY_ID");
+	ok(strstr(err, "\"nosuch\"") != NULL && strstr(err, "AWS_PROFILE") != NULL,
+	   "... naming the profile and AWS_PROFILE: %s", err);
 	ct_conf_free(&c);
 
 	/* an explicit file must exist; CALLTRAIL_CONF picks the file */
