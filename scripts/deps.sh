@@ -11,6 +11,8 @@ pkgs=(build-essential autoconf automake pkg-config
       libfcgi-dev libjson-c-dev libjwt-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
       nginx-light spawn-fcgi curl python3 nodejs mandoc time clang
       valgrind wrk strace)
+# Ceph's RADOS Gateway, a real S3 for t/rgw.sh (63 packages, 64 MiB)
+pkgs+=(radosgw ceph-mon ceph-osd)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 if [ "$(id -u)" = 0 ] && [ -z "${CALLTRAIL_SKIP_APT:-}" ]; then
