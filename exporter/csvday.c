@@ -29,87 +29,12 @@
 #include <string.h>
 
 #include "csvread.h"
+#include "csvtarget.h"
 #include "ct_target.h"
 #include "export.h"
 
-#define EX_USAGE    64
-#define EX_IOERR    74
-#define EX_TEMPFAIL 75
-#define EX_CONFIG   78
-
 /* Unsafe rows named in the summary line. */
 #define UNSAFE_IDS  10
-/* A gzipped record is never much larger than the record. */
-#define GZ_MAX      (CT_RECORD_MAX + 64 * 1024)
-
-/* ct_target_list callback: keep the keys of the day's objects (only the
- * partition's own *.json.gz, not anything deeper). */
-static int collect(void *arg, const char *key, uint64_t size)
-{
-	struct ct_buf *keys = arg;
-	size_t n = strlen(key);
-
-	(void)size;
-	if (n < 8 || strcmp(key + n - 8, ".json.gz") != 0)
-		return 0;
-	return ct_buf_add(keys, key, n + 1);
-}
-
-/* The target's partition: list, then get + gunzip each object.  The keys
- * are collected first so a get never runs inside a listing. */
-static int from_target(struct run *r, struct share *sh, struct ct_target *t,
-                       char *err)
-{
-	char prefix[64];
-	struct ct_buf keys, gz, raw;
-	size_t plen;
-	int rc;
-
-	ct_buf_init(&keys, 0);
-	ct_buf_init(&gz, GZ_MAX);
-	ct_buf_init(&raw, 0);
-	snprintf(prefix, sizeof(prefix), "sessions/year=%.4s/month=%.2s/day=%.2s/",
-	         r->day, r->day + 5, r->day + 8);
-	plen = strlen(prefix);
-	rc = ct_target_list(t, prefix, collect, &keys, err);
-	if (rc == CT_ERR_NOTFOUND) {
-		rc = CT_OK;   /* nothing was ever stored: an empty day */
-		goto out;
-	}
-	if (rc != CT_OK)
-		goto out;
-	for (size_t off = 0; off < keys.len; off += strlen(keys.p + off) + 1) {
-		const char *key = keys.p + off;
-		char why[CT_ERRLEN];
-
-		if (strchr(key + plen, '/') != NULL)
-			continue;
-		rc = ct_target_get(t, key, GZ_MAX, &gz, why);
-		if (rc == CT_OK)
-			rc = ct_gz_decompress(gz.p, gz.len, CT_RECORD_MAX, &raw, why);
-		if (rc == CT_ERR_NOTFOUND || rc == CT_ERR_INPUT || rc == CT_ERR_TOOBIG) {
-			sh->unreadable++;
-			csv_report(r, key, why);
-			rc = CT_OK;
-			continue;
-		}
-		if (rc != CT_OK) {
-			ct_seterr(err, rc, "%s", why);
-			goto out;
-		}
-		if ((rc = csv_take(sh, key, raw.p ? raw.p : "", raw.len)) != CT_OK) {
-			ct_seterr(err, rc, "out of memory");
-			goto out;
-		}
-	}
-	if ((rc = csv_flush(sh)) != CT_OK)
-		ct_seterr(err, rc, "out of memory");
-out:
-	ct_buf_free(&keys);
-	ct_buf_free(&gz);
-	ct_buf_free(&raw);
-	return rc;
-}
 
 static void on_unsafe(void *arg, const char *sid)
 {
@@ -185,7 +110,7 @@ static int exitcode(int rc)
 int export_csv(struct ct_conf *c, int argc, char **argv)
 {
 	const char *dayarg = NULL, *outdir = NULL, *source = "spool", *v;
-	char err[CT_ERRLEN] = "", path[PATH_MAX], key[64];
+	char err[CT_ERRLEN] = "", path[PATH_MAX], key[CT_TARGET_KEYLEN] = "";
 	struct ct_target *t = NULL;
 	struct ct_csv_stats st;
 	struct share sh[SHARES_MAX];
@@ -268,7 +193,7 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 		}
 	}
 
-	rc = strcmp(source, "target") == 0 ? from_target(&r, &sh[0], t, err)
+	rc = strcmp(source, "target") == 0 ? csv_from_target(&r, &sh[0], t, err)
 	                                   : csv_from_spool(&r, sh, nsh, err);
 	if (rc == CT_OK)
 		rc = ct_csv_day_render(r.agg, &out, on_unsafe, &r, &st);
@@ -287,7 +212,7 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 		struct ct_obj obj;
 
 		memset(&obj, 0, sizeof(obj));
-		snprintf(key, sizeof(key), "salesforce/date=%s/leads.csv", r.day);
+		ct_target_key(CT_KEY_LEADS, r.day, NULL, NULL, key, sizeof(key));
 		obj.key = key;
 		obj.data = out.p;
 		obj.len = out.len;

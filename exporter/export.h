@@ -12,8 +12,15 @@
 #ifndef CT_EXPORT_H
 #define CT_EXPORT_H
 
-#include <sysexits.h>   /* the exit codes: EX_USAGE, EX_IOERR, EX_TEMPFAIL, EX_CONFIG */
+/* The exit codes, defined once for every subcommand: sysexits.h's
+ * EX_OK, EX_USAGE, EX_IOERR, EX_TEMPFAIL and EX_CONFIG, the only ones
+ * calltrail-export returns (calltrail-export.8, EXIT STATUS). */
+#include <sysexits.h>
 #include "calltrail.h"
+#include "ct_record.h"
+
+/* A gzipped record: deflate's worst case for CT_RECORD_MAX fits. */
+#define GZ_MAX (CT_RECORD_MAX + 64 * 1024)
 
 int export_upload(struct ct_conf *c, int argc, char **argv);
 int export_csv(struct ct_conf *c, int argc, char **argv);

@@ -44,9 +44,9 @@ static void usage(FILE *f)
 	"  -h, --help             this help; COMMAND --help for a command's\n"
 	"  -V, --version          print the version\n"
 	"\n"
-	"Exit status: 0 done; 64 usage error; 65 bad input data; 70 internal error;\n"
-	"74 local I/O error (records kept); 75 some records left for the next run\n"
-	"(target unreachable or refusing); 78 configuration error.\n"
+	"Exit status: 0 done; 64 usage error; 74 local I/O error (records kept);\n"
+	"75 some records left for the next run (target unreachable or refusing);\n"
+	"78 configuration error (credentials included).\n"
 	"See calltrail-export(8).\n", ct_conf_default_path());
 }
 
@@ -104,22 +104,12 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	loaded = 1;
-	/* An s3:// target needs credentials, possibly from ~/.aws/credentials;
-	 * whether they are complete is checked when the target is opened. */
-	if (strcmp(cmd, "status") != 0 && c.target &&
-	    strncmp(c.target, "s3://", 5) == 0 &&
-	    ct_conf_aws_credentials(&c, err) != CT_OK) {
-		fprintf(stderr, "calltrail-export: %s\n", err);
-		rc = EX_CONFIG;
-		goto out;
-	}
 	if (strcmp(cmd, "upload") == 0)
 		rc = export_upload(&c, argc - i, argv + i);
 	else if (strcmp(cmd, "csv") == 0)
 		rc = export_csv(&c, argc - i, argv + i);
 	else
 		rc = export_status(&c, argc - i, argv + i);
-out:
 	if (loaded)
 		ct_conf_free(&c);
 	return rc;

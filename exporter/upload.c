@@ -31,30 +31,18 @@
 #include "ct_target.h"
 #include "export.h"
 
-#define EX_OK        0
-#define EX_USAGE     64
-#define EX_SOFTWARE  70
-#define EX_IOERR     74
-#define EX_TEMPFAIL  75
-#define EX_CONFIG    78
-
-#define BATCH_MIN    8
-#define BATCH_MAX    64     /* s3: s3_concurrency x 4, at most this */
-#define BATCH_FILE   256    /* file: see export_upload */
 /* Memory: a batch ends once its gzipped records reach BATCH_BYTES, and a
  * slot that grew past SLOT_KEEP for a large record gives it back after
  * its batch, so a run holds about BATCH_BYTES + batch x SLOT_KEEP + one
  * GZ_MAX, whatever the records' sizes. */
 #define BATCH_BYTES  (16 * 1024 * 1024)
 #define SLOT_KEEP    (64 * 1024)
-#define KEYLEN       256
-#define GZ_MAX       (CT_RECORD_MAX + 65536)   /* deflate's worst case fits */
 
 /* One record of the batch being stored. */
 struct slot {
 	const char *name;            /* spool name, points into the claim list */
 	char day[11];
-	char key[KEYLEN];
+	char key[CT_TARGET_KEYLEN];
 	struct ct_buf gz;
 };
 
@@ -63,6 +51,8 @@ struct run {
 	struct ct_target *t;
 	size_t total, done, stored, refused, retried, left;
 	int ioerr;                  /* a local failure: exit 74 */
+	int config;                 /* the target's configuration (credentials,
+	                             * region...) stopped the run: exit 78 */
 	int stop;                   /* the target refused: keep the rest */
 	char msg[CT_ERRLEN];        /* the first thing that went wrong */
 	int bar;                    /* stderr is a terminal */
@@ -182,11 +172,16 @@ static int prepare(struct run *r, const char *name, struct slot *s,
 	}
 	for (i = 0; i < 6; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	/* rec.day is YYYY-MM-DD (UTC day of end_time); session_id is
-	 * [A-Za-z0-9_.-]{1,128}, so the key needs no further checking. */
-	snprintf(s->key, sizeof s->key,
-	         "sessions/year=%.4s/month=%.2s/day=%.2s/%s_%s.json.gz",
-	         rec.day, rec.day + 5, rec.day + 8, rec.session_id, hex);
+	/* rec.day is the UTC day of end_time; a day the archive cannot file
+	 * (a year outside 1970-9999) is quarantined, never retried */
+	if (ct_target_key(CT_KEY_SESSION, rec.day, rec.session_id, hex, s->key,
+	                  sizeof s->key) != CT_OK) {
+		snprintf(err, sizeof err, "end_time: its day %.10s cannot be filed (years "
+		         "1970-9999 only)", rec.day);
+		ct_record_free(&rec);
+		refuse(r, name, err);
+		return 0;
+	}
 	memcpy(s->day, rec.day, sizeof s->day);
 	s->name = name;
 	ct_record_free(&rec);
@@ -239,8 +234,17 @@ static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t
 		if (o->attempts > 1)
 			r->retried += (size_t)(o->attempts - 1);
 		if (o->status == CT_OK) {
+			int st = status[k++];
+
 			r->stored++;
-			if (status[k++] != CT_OK) {
+			if (st == CT_ERR_INPUT) {
+				/* sent/DAY cannot be made for this day: stored, but
+				 * it can never be filed, so it is quarantined rather
+				 * than stored again on every run */
+				snprintf(err, sizeof err, "stored as %.300s, but sent/%s cannot be "
+				         "made", o->key, slots[i].day);
+				refuse(r, slots[i].name, err);
+			} else if (st != CT_OK) {
 				/* Stored but not moved: the next run stores the same
 				 * bytes under the same key again, harmlessly. */
 				r->ioerr = 1;
@@ -248,20 +252,25 @@ static void store(struct run *r, struct slot *slots, struct ct_obj *objs, size_t
 			}
 			continue;
 		}
-		if (o->status == CT_ERR_REMOTE && !r->stop) {
+		if (o->status == CT_ERR_CONFIG && !r->stop) {
+			/* the credentials (or another setting) cannot be had */
+			r->stop = r->config = 1;
+			snprintf(r->msg, sizeof r->msg, "the target %s cannot be used: %.300s; "
+			         "stopped, every record left is kept for the next run",
+			         ct_target_name(r->t), o->err);
+			ct_log("upload: %s", r->msg);
+		} else if (o->status == CT_ERR_REMOTE && !r->stop) {
 			/* Retrying will not fix a refusal: stop, keep everything. */
 			r->stop = 1;
 			snprintf(r->msg, sizeof r->msg, "the target %s refused the upload: "
-			         "%.300s%s; stopped, every record left is kept for the "
-			         "next run", ct_target_name(r->t), o->err,
-			         strstr(o->err, "credentials") ? ""
-			         : " (check the credentials and their permissions)");
+			         "%.300s; stopped, every record left is kept for the next run",
+			         ct_target_name(r->t), o->err);
 			ct_log("upload: %s", r->msg);
 		} else if (o->status == CT_ERR_TEMP) {
 			temp++;
-			if (strstr(o->err, "not attempted") == NULL)
+			if (o->attempts > 0)
 				ct_log("upload: %s: %s (left for the next run)", o->key, o->err);
-		} else if (o->status != CT_ERR_REMOTE) {
+		} else if (o->status != CT_ERR_REMOTE && o->status != CT_ERR_CONFIG) {
 			note(r, o->err);
 			r->ioerr = 1;
 		}
@@ -311,8 +320,9 @@ static int usage(FILE *f, int code)
 	fprintf(f, "usage: calltrail-export [-c FILE] upload\n"
 	        "Store every record waiting in SPOOL/new/ in the target (%s),\n"
 	        "then move it to SPOOL/sent/DAY/; bad records go to SPOOL/failed/.\n"
-	        "Exit: 0 all stored or refused, 74 local I/O error, 75 records left\n"
-	        "for the next run, 78 configuration error.\n",
+	        "Exit: 0 all stored or refused, 64 usage error, 74 local I/O error,\n"
+	        "75 records left for the next run, 78 configuration error\n"
+	        "(credentials included).\n",
 	        "file:///DIR or s3://BUCKET/PREFIX");
 	return code;
 }
@@ -392,8 +402,10 @@ int export_upload(struct ct_conf *c, int argc, char **argv)
 	r.sp.lockfd = -1;
 	r.bar = isatty(STDERR_FILENO);
 	if ((rc = ct_target_open(c, &r.t, err)) != CT_OK) {
+		/* nothing claimed yet: every record waits for the next run */
 		fprintf(stderr, "calltrail-export: %s\n", err);
-		return rc == CT_ERR_CONFIG ? EX_CONFIG : EX_IOERR;
+		return rc == CT_ERR_CONFIG ? EX_CONFIG : rc == CT_ERR_TEMP ||
+		       rc == CT_ERR_REMOTE ? EX_TEMPFAIL : EX_IOERR;
 	}
 	if (ct_spool_open(&r.sp, c->spool_dir, 1, err) != CT_OK) {
 		fprintf(stderr, "calltrail-export: %s\n", err);
@@ -427,15 +439,9 @@ int export_upload(struct ct_conf *c, int argc, char **argv)
 		if (recovered)
 			ct_log("upload: %zu records of an interrupted run put back", recovered);
 		r.total = n;
-		batch = c->s3_concurrency * 4;
-		batch = batch < BATCH_MIN ? BATCH_MIN : batch > BATCH_MAX ? BATCH_MAX : batch;
-		/* A local archive has no connections to match.  A large batch
-		 * spreads its few directory fsyncs (the archive's, sent/DAY/'s
-		 * and cur/'s) over more records, and gives the target's pool
-		 * of fsyncing threads enough files to keep the disk busy; its
-		 * memory is bounded by bytes too (BATCH_BYTES, SLOT_KEEP). */
-		if (strncmp(c->target, "file://", 7) == 0)
-			batch = BATCH_FILE;
+		/* the target says how many objects keep it busy; memory is
+		 * bounded by bytes too (BATCH_BYTES, SLOT_KEEP) */
+		batch = (int)ct_target_batch(r.t);
 		work(&r, names, n, batch);
 		if (r.bar && n)
 			(void)!write(STDERR_FILENO, "\n", 1);
@@ -447,7 +453,7 @@ int export_upload(struct ct_conf *c, int argc, char **argv)
 		note(&r, err);
 		r.ioerr = 1;
 	}
-	code = r.ioerr ? EX_IOERR : r.left ? EX_TEMPFAIL : EX_OK;
+	code = r.ioerr ? EX_IOERR : r.config ? EX_CONFIG : r.left ? EX_TEMPFAIL : EX_OK;
 	ct_log("upload: stored %zu, refused %zu, retried %zu, left %zu (target %s) in %.1f s",
 	       r.stored, r.refused, r.retried, r.left, ct_target_name(r.t),
 	       (double)(ct_time_now_us() - t0) / 1e6);

@@ -11,6 +11,7 @@ pkgs=(build-essential autoconf automake pkg-config
       libfcgi-dev libjson-c-dev libjwt-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
       nginx-light spawn-fcgi curl python3 nodejs mandoc time clang
       valgrind wrk strace)
+pkgs+=(libexpat1-dev)   # expat: the XML S3 and STS reply with (src/xml.c)
 # Ceph's RADOS Gateway, a real S3 for t/rgw.sh (63 packages, 64 MiB)
 pkgs+=(radosgw ceph-mon ceph-osd)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

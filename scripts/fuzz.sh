@@ -32,7 +32,7 @@ fi
 echo "== fuzz: make src/libcalltrail.a"
 make -C "$b" -j"$jobs" src/libcalltrail.a >/dev/null
 
-libs=$(pkg-config --libs json-c libjwt libcrypto libcurl zlib)
+libs=$(pkg-config --libs json-c libjwt libcrypto libcurl zlib expat)
 cflags="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined
         -Wall -Wextra -I$top/src -I$top/cgi -I$b $(pkg-config --cflags json-c libjwt)"
 build() { # name source extra-flags...
@@ -49,6 +49,7 @@ build fuzz-conf fuzz/fuzz-conf.c
 build fuzz-handler fuzz/fuzz-handler.c "$top/cgi/handler.c"
 build fuzz-handler-headers fuzz/fuzz-handler.c "$top/cgi/handler.c" -DCT_FUZZ_HEADERS
 build fuzz-fcgi fuzz/fuzz-fcgi.c "$top/cgi/fcgi.c"
+build fuzz-s3xml fuzz/fuzz-s3xml.c
 build fuzz-sts fuzz/fuzz-sts.c
 
 # harness:corpus:max_len.  The handler takes bodies past the 16 KiB cap so
@@ -56,7 +57,7 @@ build fuzz-sts fuzz/fuzz-sts.c
 # limit because the interesting structure is small and big inputs are slow.
 runs="email:email:300 record:record:65536 conf:conf:8192
       handler:handler:20000 handler-headers:handler-headers:20000 fcgi:fcgi:20000
-      sts:sts:65536"
+      s3xml:s3xml:65536 sts:sts:65536"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ct-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 # The harnesses' own scratch files (fuzz-conf's secrets) go there too.

@@ -11,7 +11,6 @@
 
 #include "ct_target.h"
 
-#define CT_TARGET_KEY_MAX 1024  /* longest key or key prefix */
 #define CT_TARGET_DIRCACHE 8    /* file: directories known durable */
 
 struct ct_s3;
@@ -20,6 +19,7 @@ struct ct_target {
 	char name[PATH_MAX + 16];   /* printable: file:///x or s3://b/p */
 	char *dir;                  /* file: the root directory */
 	struct ct_s3 *s3;           /* s3: the client */
+	size_t batch;               /* objects a put should carry (ct_target_batch) */
 	char *ready[CT_TARGET_DIRCACHE]; /* file: made durable by this process */
 	size_t nready;              /* file: the next slot of ready to reuse */
 };

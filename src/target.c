@@ -15,8 +15,10 @@
  *                         by s3.c (ct_s3_*), keys are relative to PREFIX.
  *
  * Keys come from our own code, but they name paths on disk, so every key
- * is checked here: relative, no empty, "." or ".." component, no control
- * bytes.  A file target therefore never writes outside DIR.
+ * is checked here, once, for both backends: relative, at most
+ * CT_TARGET_KEY_MAX bytes, no empty, "." or ".." component, no control
+ * bytes.  A file target therefore never writes outside DIR.  The keys
+ * themselves (SPEC section 5's layout) are built here too: ct_target_key.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -128,6 +130,10 @@ static int openfile(struct ct_target *t, const char *url, char *err)
 	if ((t->dir = strndup(d, n)) == NULL)
 		return ct_seterr(err, CT_ERR_NOMEM, "target: out of memory");
 	snprintf(t->name, sizeof t->name, "file://%s", t->dir);
+	/* no connections to match: a large batch spreads the archive's,
+	 * sent/DAY/'s and cur/'s few directory fsyncs over more records and
+	 * keeps the fsync pool's threads busy */
+	t->batch = 256;
 	return CT_OK;
 }
 
@@ -154,13 +160,13 @@ static int opens3(struct ct_target *t, const struct ct_conf *c, const char *url,
 	if (plen > 0 && !checkkey(prefix, 0))
 		return ct_seterr(err, CT_ERR_CONFIG, "target: S3 prefix \"%s\" has an empty, "
 		                 "\".\" or \"..\" component or a control byte", prefix);
-	if (c->aws_access_key_id == NULL || c->aws_access_key_id[0] == '\0' ||
-	    c->aws_secret_access_key == NULL || c->aws_secret_access_key[0] == '\0')
-		return ct_seterr(err, CT_ERR_CONFIG, "target %s needs AWS credentials: set "
-		                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
-		                 "~/.aws/credentials)", url);
 	snprintf(t->name, sizeof t->name, "s3://%s%s%s", bucket, plen ? "/" : "", prefix);
 	rc = ct_s3_open(c, bucket, prefix, &t->s3, err);
+	/* as many objects a put as keep the connections busy eight times over:
+	 * the per-batch cost (the spool's fsyncs, the last round's stragglers)
+	 * then weighs little against the requests (bench/run, latency rows) */
+	t->batch = c->s3_concurrency > 0 ? (size_t)c->s3_concurrency * 8 : 64;
+	t->batch = t->batch < 16 ? 16 : t->batch > 128 ? 128 : t->batch;
 	return rc;
 }
 
@@ -199,7 +205,8 @@ int ct_target_put(struct ct_target *t, struct ct_obj *objs, size_t n, char *err)
 	for (i = 0; i < n; i++) {
 		objs[i].status = CT_ERR_TEMP;
 		objs[i].attempts = 0;
-		snprintf(objs[i].err, sizeof objs[i].err, "not attempted");
+		snprintf(objs[i].err, sizeof objs[i].err, "not attempted (the batch stopped "
+		         "before it)");
 	}
 	for (i = 0; i < n; i++)
 		if (!checkkey(objs[i].key, 0)) {
@@ -236,6 +243,71 @@ int ct_target_get(struct ct_target *t, const char *key, size_t max,
 	if (t->s3)
 		return ct_s3_get(t->s3, key, max, out, err);
 	return ct_tfile_get(t, key, max, out, err);
+}
+
+/* Fetch n objects; see ct_target.h.  Keys are checked before any get. */
+int ct_target_get_many(struct ct_target *t, struct ct_get *gets, size_t n, char *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		gets[i].status = CT_ERR_TEMP;
+		snprintf(gets[i].err, sizeof gets[i].err, "not attempted");
+	}
+	for (i = 0; i < n; i++)
+		if (!checkkey(gets[i].key, 0))
+			return ct_seterr(err, CT_ERR_INPUT, "invalid object key \"%.80s\"",
+			                 gets[i].key);
+	if (t->s3)
+		return ct_s3_get_many(t->s3, gets, n, err);
+	/* a local file is read faster than it could be handed to a thread */
+	for (i = 0; i < n; i++) {
+		gets[i].status = ct_tfile_get(t, gets[i].key, gets[i].max, &gets[i].data,
+		                              gets[i].err);
+		if (gets[i].status != CT_OK && gets[i].status != CT_ERR_NOTFOUND &&
+		    gets[i].status != CT_ERR_TOOBIG && gets[i].status != CT_ERR_INPUT)
+			return ct_seterr(err, gets[i].status, "%s", gets[i].err);
+	}
+	return CT_OK;
+}
+
+size_t ct_target_batch(const struct ct_target *t)
+{
+	return t->batch;
+}
+
+/* The keys of SPEC section 5; see ct_target.h. */
+int ct_target_key(int kind, const char *day, const char *id, const char *hash,
+                  char *out, size_t outsz)
+{
+	int n, year;
+
+	/* YYYY-MM-DD, digits where digits go, a year the archive can file */
+	if (day == NULL || strlen(day) != 10 || day[4] != '-' || day[7] != '-' ||
+	    strspn(day, "0123456789") != 4 || strspn(day + 5, "0123456789") != 2 ||
+	    strspn(day + 8, "0123456789") != 2)
+		return CT_ERR_INPUT;
+	year = atoi(day);
+	if (year < 1970 || year > 9999)
+		return CT_ERR_INPUT;
+	switch (kind) {
+	case CT_KEY_DAY:
+		n = snprintf(out, outsz, "sessions/year=%.4s/month=%.2s/day=%.2s/", day,
+		             day + 5, day + 8);
+		break;
+	case CT_KEY_SESSION:
+		if (id == NULL || hash == NULL || *id == '\0')
+			return CT_ERR_INPUT;
+		n = snprintf(out, outsz, "sessions/year=%.4s/month=%.2s/day=%.2s/%s_%s.json.gz",
+		             day, day + 5, day + 8, id, hash);
+		break;
+	case CT_KEY_LEADS:
+		n = snprintf(out, outsz, "salesforce/date=%.10s/leads.csv", day);
+		break;
+	default:
+		return CT_ERR_INPUT;
+	}
+	return n < 0 || (size_t)n >= outsz ? CT_ERR_TOOBIG : CT_OK;
 }
 
 const char *ct_target_name(const struct ct_target *t)

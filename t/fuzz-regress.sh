@@ -13,7 +13,7 @@ known=$top_srcdir/t/fuzz/regress/KNOWN
 TMPDIR=$T
 export TMPDIR
 
-for h in email record conf handler handler-headers fcgi sts; do
+for h in email record conf handler handler-headers fcgi s3xml sts; do
 	bin=$top_builddir/fuzz/replay-$h
 	[ -x "$bin" ] || bail "$bin not built"
 	n=0

@@ -160,9 +160,100 @@ is 465 "$(count sent)" "every record reached sent/"
 is 0 "$(( $(count new) + $(count cur) ))" "nothing is left in new/ or cur/"
 same; ok $? "the bucket holds every record exactly once, byte-exact"
 
-# 9. No credentials for an s3:// target: a configuration error, exit 78.
+# 9. No credentials for an s3:// target: a configuration error, exit 78,
+# before anything is claimed.
+python3 "$T/gen.py" "$SPOOL" 3 i
 out=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$EXPORT" -c "$CONF" upload 2>&1); rc=$?
 is 78 "$rc" "missing AWS credentials exit 78"
-like "$out" "AWS_ACCESS_KEY_ID" "the message names AWS_ACCESS_KEY_ID"
+like "$out" "AWS_ACCESS_KEY_ID|credentials" "the message names the credentials"
+is 3 "$(count new)" "... and the records wait in new/"
+
+# 10. The day of the whole bucket, from the target: the listing paged (7
+# keys a page), GETs s3_concurrency at once on reused connections, the
+# same bytes as from this host's spool.
+up >/dev/null 2>&1
+DAY=$(date -u +%Y-%m-%d)
+proxy_ctl reset >/dev/null
+CT_S3_LIST_MAX_KEYS=7 "$EXPORT" -c "$CONF" csv --day "$DAY" --source target --out "$T/tcsv" \
+	>"$T/out" 2>&1; rc=$?
+snap
+is 0 "$rc" "csv --source target over $(count sent) objects exits 0" || diag "$(tail -3 "$T/out")"
+"$EXPORT" -c "$CONF" csv --day "$DAY" --out "$T/scsv" >/dev/null 2>&1
+cmp -s "$T/tcsv/salesforce-leads-$DAY.csv" "$T/scsv/salesforce-leads-$DAY.csv"
+ok $? "... the same bytes as from the spool"
+[ "$(stat_of paths | grep -c 'continuation-token=')" -ge 10 ]
+ok $? "... the listing went page by page ($(stat_of paths | grep -c 'continuation-token=') continuation tokens)"
+maxin=$(stat_of maxInflight); conns=$(stat_of connections)
+[ "$maxin" -gt 1 ] && [ "$maxin" -le 8 ]; ok $? "... GETs in parallel, at most 8 (saw $maxin)"
+[ "$conns" -le 9 ]; ok $? "... on reused connections ($conns for $(stat_of gets) GETs + 1 snapshot)"
+
+# 11. A record whose day the archive cannot file (end_time before 1970)
+# is quarantined with its reason, never put back to loop.
+python3 - "$SPOOL" <<'EOP'
+import json, os, sys
+spool = sys.argv[1]
+rec = {"session_id": "old_one", "user_email": "o@example.com",
+       "start_time": "1969-12-31T23:00:00Z", "end_time": "1969-12-31T23:59:00Z"}
+with open(os.path.join(spool, "tmp", "1.1.0d.json"), "w") as f:
+    f.write(json.dumps(rec))
+os.rename(os.path.join(spool, "tmp", "1.1.0d.json"), os.path.join(spool, "new", "1.1.0d.json"))
+EOP
+up >"$T/out" 2>&1; rc=$?
+is 0 "$rc" "a run with a record from 1969 exits 0"
+[ -f "$SPOOL/failed/1.1.0d.json" ] && [ -f "$SPOOL/failed/1.1.0d.json.why" ]
+ok $? "... the record is in failed/ with its .why"
+is 0 "$(( $(count new) + $(count cur) ))" "... and nothing is left to loop in new/ or cur/"
+node "$top_srcdir/t/s3-read.js" "$S3_PORT" bucket "$PREFIX/sessions/year=1969" 2>/dev/null | grep -c . >"$T/n"
+is 0 "$(cat "$T/n")" "... and nothing was stored under year=1969"
+
+# 13. A bucket encrypted with SSE-KMS: x-amz-server-side-encryption and
+# the key id sent and signed, and its ETags (not the MD5) accepted, so
+# every record is stored on the first try.
+{ cat "$CONF"; printf 's3_sse = aws:kms\ns3_sse_kms_key_id = arn:aws:kms:us-east-1:111122223333:key/1234abcd\n'; } >"$T/kms.conf"
+python3 "$T/gen.py" "$SPOOL" 20 k
+base=$(count sent)
+proxy_ctl reset >/dev/null; proxy_ctl "mode?kms=1" >/dev/null
+"$EXPORT" -c "$T/kms.conf" upload >"$T/out" 2>&1; rc=$?
+snap; proxy_ctl "mode?kms=0" >/dev/null
+is 0 "$rc" "SSE-KMS bucket: upload exits 0"
+like "$(cat "$T/out")" "stored 20, refused 0, retried 0, left 0" "... every record stored on the first try"
+is "20 0" "$(stat_of sseSeen) $(stat_of sigFailures)" "... each PUT sent x-amz-server-side-encryption, signed"
+is "aws:kms arn:aws:kms:us-east-1:111122223333:key/1234abcd" "$(stat_of sse)" "... with aws:kms and the key id"
+same; ok $? "... and the bucket holds every record, byte-exact"
+
+# 14. A body corrupted on the way: refused by its Content-MD5 (400
+# BadDigest), retried, never stored wrong.
+python3 "$T/gen.py" "$SPOOL" 12 m
+proxy_ctl reset >/dev/null; proxy_ctl "fault?kind=corrupt&count=4" >/dev/null
+up >"$T/out" 2>&1; rc=$?
+snap
+is 0 "$rc" "4 PUTs corrupted on the way: upload exits 0"
+is 4 "$(stat_of badDigests)" "... each answered 400 BadDigest"
+like "$(cat "$T/out")" "stored 12, refused 0, retried [4-9]" "... and retried"
+same; ok $? "... and the bucket holds every record, byte-exact"
+
+# 15. A bucket in another region stops the run, upload and csv alike,
+# naming the bucket's region, every record kept and no file written.
+python3 "$T/gen.py" "$SPOOL" 6 r
+for answer in 400 301; do
+	proxy_ctl "mode?region=eu-west-1&answer=$answer" >/dev/null
+	up >"$T/out" 2>&1; rc=$?
+	is 78 "$rc" "bucket in eu-west-1 ($answer): upload exits 78"
+	like "$(cat "$T/out")" "region eu-west-1.*s3_region = eu-west-1" "... the message names the bucket's region"
+	is 6 "$(count new)" "... every record kept in new/"
+	rm -rf "$T/rcsv"
+	"$EXPORT" -c "$CONF" csv --day "$DAY" --source target --out "$T/rcsv" >"$T/out" 2>&1; rc=$?
+	is 78 "$rc" "... csv --source target exits 78"
+	like "$(cat "$T/out")" "region eu-west-1" "... naming the region"
+	[ ! -e "$T/rcsv/salesforce-leads-$DAY.csv" ]; ok $? "... and writes no file"
+done
+proxy_ctl "mode?region=" >/dev/null
+up >/dev/null 2>&1
+is 0 "$(count new)" "with the region right the records are stored"
+
+# 12. --help lists only the exit statuses the program returns.
+"$EXPORT" --help >"$T/help"
+grep -Eq '(^|[^0-9])(65|66|69|70|73|76|77)([^0-9]|$)' "$T/help"
+ok $((! $?)) "calltrail-export --help names no exit status it never returns"
 
 done_testing
