@@ -29,7 +29,14 @@ struct ct_awscred_chain {
 	const struct ct_conf *c;
 	struct ct_awscred cur;
 	enum src src;               /* S_NONE: nothing cached */
+	int64_t quiet_until_us;     /* a refresh failed: keep what we have
+	                             * until then instead of asking per request */
 };
+
+/* After a failed refresh, how long the still-valid credentials are used
+ * without asking the source again: the S3 client asks before every
+ * request, and an IMDS that does not answer costs a second each time. */
+#define RETRY_US (10LL * 1000000)
 
 int
 ct_awscred_open(const struct ct_conf *c, struct ct_awscred_chain **ch, char *err)
@@ -302,7 +309,8 @@ ct_awscred_get(struct ct_awscred_chain *ch, int force, const struct ct_awscred *
 
 	*out = NULL;
 	if (ch->src != S_NONE && !force && (ch->cur.expires_us == 0 ||
-	    ch->cur.expires_us - now > CT_AWS_REFRESH_US)) {
+	    ch->cur.expires_us - now > CT_AWS_REFRESH_US ||
+	    (now < ch->quiet_until_us && ch->cur.expires_us > now))) {
 		*out = &ch->cur;
 		return CT_OK;
 	}
@@ -317,10 +325,12 @@ ct_awscred_get(struct ct_awscred_chain *ch, int force, const struct ct_awscred *
 		rc = ask(ch, ch->src, &got, err);
 	if (rc == CT_OK) {
 		ch->src = got;
+		ch->quiet_until_us = 0;
 	} else if (ch->src != S_NONE && !force && old.expires_us - now > 0) {
 		/* the source is away, but what it gave is still good: use it
-		 * until it expires, as the SDKs do */
+		 * until it expires, as the SDKs do, and ask again later */
 		memcpy(&ch->cur, &old, sizeof(old));
+		ch->quiet_until_us = now + RETRY_US;
 		rc = CT_OK;
 	} else {
 		ch->src = S_NONE;
@@ -366,43 +376,5 @@ ct_aws_region(const struct ct_conf *c, char *out, size_t outsz, char *err)
 		memcpy(out, r, strlen(r) + 1);
 	if (prof)
 		ct_awsprofile_free(&p);
-	return rc;
-}
-
-/* Transitional: fill c->aws_* (and an empty s3_region) from the chain
- * for an S3 client that does not ask ct_awscred_get per request yet.
- * Such a client never refreshes. */
-int
-ct_conf_aws_credentials(struct ct_conf *c, char *err)
-{
-	struct ct_awscred_chain *ch = NULL;
-	const struct ct_awscred *cr;
-	char region[64];
-	int rc;
-
-	if ((rc = ct_awscred_open(c, &ch, err)) != CT_OK)
-		return rc;
-	if ((rc = ct_awscred_get(ch, 0, &cr, err)) != CT_OK)
-		goto out;
-	if ((!c->s3_region || !*c->s3_region) &&
-	    (rc = ct_aws_region(c, region, sizeof(region), err)) != CT_OK)
-		goto out;
-	if (!c->s3_region || !*c->s3_region) {
-		free(c->s3_region);
-		c->s3_region = strdup(region);
-	}
-	if (c->aws_secret_access_key)
-		OPENSSL_cleanse(c->aws_secret_access_key, strlen(c->aws_secret_access_key));
-	free(c->aws_access_key_id);
-	free(c->aws_secret_access_key);
-	free(c->aws_session_token);
-	c->aws_access_key_id = strdup(cr->access_key);
-	c->aws_secret_access_key = strdup(cr->secret_key);
-	c->aws_session_token = strdup(cr->token);
-	if (!c->s3_region || !c->aws_access_key_id || !c->aws_secret_access_key ||
-	    !c->aws_session_token)
-		rc = ct_seterr(err, CT_ERR_NOMEM, "AWS credentials: out of memory");
-out:
-	ct_awscred_close(ch);
 	return rc;
 }

@@ -468,15 +468,6 @@ loadenv(struct ct_conf *c, char *err)
 		if ((rc = setval(c, k, v, where, err)) != CT_OK)
 			return rc;
 	}
-	if ((v = getenv("AWS_ACCESS_KEY_ID")) && *v &&
-	    setstr(&c->aws_access_key_id, v) != CT_OK)
-		return CT_ERR_NOMEM;
-	if ((v = getenv("AWS_SECRET_ACCESS_KEY")) && *v &&
-	    setstr(&c->aws_secret_access_key, v) != CT_OK)
-		return CT_ERR_NOMEM;
-	if ((v = getenv("AWS_SESSION_TOKEN")) && *v &&
-	    setstr(&c->aws_session_token, v) != CT_OK)
-		return CT_ERR_NOMEM;
 	return CT_OK;
 }
 
@@ -590,12 +581,6 @@ ct_conf_free(struct ct_conf *c)
 	for (i = 0; i < c->nagents; i++)
 		free(c->agents[i]);
 	c->nagents = 0;
-	if (c->aws_secret_access_key)
-		OPENSSL_cleanse(c->aws_secret_access_key, strlen(c->aws_secret_access_key));
-	free(c->aws_access_key_id);
-	free(c->aws_secret_access_key);
-	free(c->aws_session_token);
 	free(c->path);
-	c->aws_access_key_id = c->aws_secret_access_key = c->aws_session_token = NULL;
 	c->path = NULL;
 }

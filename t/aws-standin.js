@@ -25,6 +25,8 @@
 // Environment: STANDIN_TTL (seconds the credentials live, default 3600),
 // STANDIN_ROLE ("" : no role attached), STANDIN_AUTH (the container token),
 // STANDIN_WEBID (the web identity token STS accepts), STANDIN_ROLE_ARN.
+// STANDIN_AK, STANDIN_SK, STANDIN_TOKEN: hand out these instead (what an S3
+// stand-in behind them accepts).
 // GET /__standin/stats gives the number of credentials handed out per source.
 // Every secret holds "STANDINSECRET" and every token "STANDINTOKEN", so a
 // test can grep all output for a leak.
@@ -46,9 +48,11 @@ function creds(kind) {
 	const exp = new Date(Date.now() + ttl * 1000);
 	exp.setMilliseconds(0);
 	return {
-		AccessKeyId: "ASIA" + kind.toUpperCase() + "STANDIN01",
-		SecretAccessKey: kind + "-STANDINSECRET-" + crypto.randomBytes(8).toString("hex"),
-		Token: kind + "-STANDINTOKEN-" + crypto.randomBytes(16).toString("base64"),
+		AccessKeyId: process.env.STANDIN_AK || "ASIA" + kind.toUpperCase() + "STANDIN01",
+		SecretAccessKey: process.env.STANDIN_SK ||
+			kind + "-STANDINSECRET-" + crypto.randomBytes(8).toString("hex"),
+		Token: process.env.STANDIN_TOKEN ||
+			kind + "-STANDINTOKEN-" + crypto.randomBytes(16).toString("base64"),
 		Expiration: exp.toISOString().replace(/\.\d{3}Z$/, "Z"),
 	};
 }
