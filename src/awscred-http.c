@@ -171,9 +171,11 @@ ct_awscred_imds(struct ct_awscred *out, char *err)
 	}
 	if (st != 200 || b.len == 0 || b.len > 200 || memchr(b.p, '\n', b.len) ||
 	    memchr(b.p, '\r', b.len)) {
-		rc = ct_seterr(err, st == 200 || st >= 500 ? CT_ERR_TEMP : CT_ERR_REMOTE,
-		               "IMDSv2: the session token request (PUT /latest/api/token) got "
-		               "HTTP %ld; IMDSv1 is never used", st);
+		/* 403: the instance's metadata endpoint is turned off; other
+		 * 4xx: no IMDSv2 there.  Either way there is no source here. */
+		rc = ct_seterr(err, st == 200 ? CT_ERR_REMOTE : st >= 500 ? CT_ERR_TEMP :
+		               CT_ERR_CONFIG, "IMDSv2: the session token request (PUT "
+		               "/latest/api/token) got HTTP %ld; IMDSv1 is never used", st);
 		goto out;
 	}
 	snprintf(tokhdr, sizeof(tokhdr), "X-aws-ec2-metadata-token: %.*s", (int)b.len, b.p);
