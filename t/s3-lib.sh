@@ -14,7 +14,13 @@ AWS_SECRET_ACCESS_KEY=calltrail-test-secret-0123456789abcdef
 AWS_SESSION_TOKEN=
 AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION
-unset AWS_PROFILE
+unset AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_WEB_IDENTITY_TOKEN_FILE \
+	AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI \
+	AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+# No instance metadata on a test host: without credentials in the
+# environment the chain ends at once (a configuration error, 78) instead
+# of waiting for 169.254.169.254.
+AWS_EC2_METADATA_DISABLED=true; export AWS_EC2_METADATA_DISABLED
 HOME=$T/home; export HOME; mkdir -p "$HOME"
 
 s3_start_s3rver() {

@@ -20,6 +20,7 @@
 //     (so '=' is %3D), since S3 signs the path as sent.
 // Faults for the next N PUTs are set with GET /__proxy/fault?kind=K&count=N
 // (kinds: 503, 429, reset, lostreply, stall, etag, slow: 200 ms late,
+// expired: 400 ExpiredToken,
 // corrupt: one byte of the body flipped on the way, which the Content-MD5
 // check answers with 400 BadDigest); GET /__proxy/stats reports counters
 // (max concurrent requests, distinct connections...).
@@ -294,6 +295,7 @@ const server = http.createServer((req, res) => {
     }
     if (req.method === 'PUT' && fault.count > 0 && !kind) { kind = fault.kind; fault.count--; stats.faults++; }
     if (kind === '503') return s3error(res, 503, 'SlowDown', 'Please reduce your request rate.');
+    if (kind === 'expired') return s3error(res, 400, 'ExpiredToken', 'The provided token has expired.');
     if (kind === '429') return s3error(res, 429, 'TooManyRequests', 'Too many requests.');
     if (kind === 'reset') return req.socket.destroy();
     if (kind === 'stall') { stalled.push(req.socket); return; }

@@ -115,6 +115,22 @@ for kind in 503 429 reset lostreply etag stall; do
 	[ "$retried" -ge 1 ]
 	ok $? "fault $kind: the failed PUTs were retried ($retried objects)"
 done
+# ExpiredToken: the credentials are asked for again (forced) and the
+# request retried once at once; a second ExpiredToken is a refusal.
+# (one request at a time, so the retry cannot meet a fault meant for
+# another request)
+S3_CONCURRENCY=1 s3_conf "$T/c1.conf"
+proxy_ctl "fault?kind=expired&count=1" >/dev/null
+# shellcheck disable=SC2086
+out=$("$DRV" -c "$T/c1.conf" -b bucket -p "pre fix" put $(echo $args | cut -d' ' -f1-12) 2>"$T/err"); rc=$?
+is 0 "$rc" "ExpiredToken on a PUT: refreshed, retried, all 6 objects stored"
+is 1 "$(printf '%s\n' "$out" | awk '$3 == 2' | wc -l | tr -d ' ')" "... that one retried once"
+proxy_ctl "fault?kind=expired&count=100" >/dev/null
+out=$("$DRV" -c "$T/c1.conf" -b bucket -p "pre fix" put x/e.gz "$T/obj/1.gz" 2>"$T/err"); rc=$?
+proxy_ctl "fault?kind=&count=0" >/dev/null
+is 1 "$rc" "ExpiredToken again after the refresh is a refusal"
+like "$out" "ExpiredToken even with refreshed credentials" "... saying so"
+
 node "$top_srcdir/t/s3-read.js" "$S3_PORT" bucket "pre fix/" 2>/dev/null | wc -l | tr -d ' ' >"$T/n"
 is 40 "$(cat "$T/n")" "still 40 objects, no duplicates under other keys"
 
@@ -150,6 +166,6 @@ ok $? "x-amz-security-token was sent and signed"
 # No credentials at all: a configuration error naming the variable.
 out=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$DRV" -c "$CONF" -b bucket list 2>&1); rc=$?
 is 78 "$rc" "missing credentials are a configuration error"
-like "$out" "AWS_ACCESS_KEY_ID" "the message names AWS_ACCESS_KEY_ID"
+like "$out" "AWS_ACCESS_KEY_ID|credentials" "the message names the credentials"
 
 done_testing
