@@ -9,6 +9,8 @@
 . "${top_srcdir:-.}/t/lib.sh"
 need_node_modules
 command -v node >/dev/null || skip_all "node is not installed"
+[ -d "$NODE_PATH/@aws-sdk/credential-providers" ] ||
+	bail "@aws-sdk/credential-providers is missing from $NODE_PATH (npm ci in t/node)"
 
 DRV=$top_builddir/t/awscred-drv
 OUT=$T/all-output            # everything any program printed, for the leak check
