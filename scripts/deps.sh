@@ -15,6 +15,8 @@ pkgs=(build-essential autoconf automake pkg-config
 pkgs+=(chromium)
 pkgs+=(openssl)   # t/salesforce.sh: the connected app's key and certificate
 pkgs+=(libexpat1-dev)   # expat: the XML S3 and STS reply with (src/xml.c)
+# Ceph's RADOS Gateway, a real S3 for t/rgw.sh (63 packages, 64 MiB)
+pkgs+=(radosgw ceph-mon ceph-osd)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 if [ "$(id -u)" = 0 ] && [ -z "${CALLTRAIL_SKIP_APT:-}" ]; then

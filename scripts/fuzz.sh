@@ -50,13 +50,14 @@ build fuzz-handler fuzz/fuzz-handler.c "$top/cgi/handler.c"
 build fuzz-handler-headers fuzz/fuzz-handler.c "$top/cgi/handler.c" -DCT_FUZZ_HEADERS
 build fuzz-fcgi fuzz/fuzz-fcgi.c "$top/cgi/fcgi.c"
 build fuzz-s3xml fuzz/fuzz-s3xml.c
+build fuzz-sts fuzz/fuzz-sts.c
 
 # harness:corpus:max_len.  The handler takes bodies past the 16 KiB cap so
 # the 413 path is fuzzed too; records are capped far below their 1 MiB
 # limit because the interesting structure is small and big inputs are slow.
 runs="email:email:300 record:record:65536 conf:conf:8192
       handler:handler:20000 handler-headers:handler-headers:20000 fcgi:fcgi:20000
-      s3xml:s3xml:65536"
+      s3xml:s3xml:65536 sts:sts:65536"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ct-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 # The harnesses' own scratch files (fuzz-conf's secrets) go there too.

@@ -106,10 +106,8 @@ struct ct_conf {
 	char *csv_dir;
 	int csv_upload;
 	int keep_days;
-	/* AWS credentials: environment first, then ~/.aws/credentials. */
-	char *aws_access_key_id;
-	char *aws_secret_access_key;
-	char *aws_session_token;
+	/* AWS credentials are not here: the S3 client asks the chain of
+	 * ct_awscred.h, which reads AWS's own variables and files. */
 	/* Encrypted buckets (SPEC section 5). */
 	char *s3_sse;               /* "", "AES256" or "aws:kms" */
 	char *s3_sse_kms_key_id;    /* with aws:kms: the key; "": AWS-managed */
@@ -144,10 +142,6 @@ int ct_conf_require_livekit(const struct ct_conf *c, char *err);
 /* s without its leading blanks and trailing blanks and line ends (cut in
  * place); what both config readers do to a line, a key and a value. */
 char *ct_conf_trim(char *s);
-
-/* Fill the AWS credentials from ~/.aws/credentials ($AWS_PROFILE or
- * "default") unless the environment already gave them. */
-int ct_conf_aws_credentials(struct ct_conf *c, char *err);
 
 /* Is name one of the configured agents? */
 int ct_conf_agent_allowed(const struct ct_conf *c, const char *name);

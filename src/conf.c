@@ -52,7 +52,7 @@ static const struct key keys[] = {
 	{ "spool_dir",               K_PATH,       NULL,                 F(spool_dir),          1, 1024 },
 	{ "target",                  K_TARGET,     NULL,                 F(target),             1, 1024 },
 	{ "s3_endpoint",             K_ENDPOINT,   NULL,                 F(s3_endpoint),        0, 1024 },
-	{ "s3_region",               K_REGION,     "AWS_REGION",         F(s3_region),          1, 64 },
+	{ "s3_region",               K_REGION,     "AWS_REGION",         F(s3_region),          0, 64 },
 	{ "s3_concurrency",          K_INT,        NULL,                 F(s3_concurrency),     1, 64 },
 	{ "s3_retries",              K_INT,        NULL,                 F(s3_retries),         0, 20 },
 	{ "csv_dir",                 K_PATH,       NULL,                 F(csv_dir),            1, 1024 },
@@ -338,7 +338,8 @@ setval(struct ct_conf *c, const struct key *k, const char *v, const char *where,
 			if (!islower((unsigned char)*end) && !isdigit((unsigned char)*end) &&
 			    *end != '-')
 				break;
-		if (n == 0 || *end || n > (size_t)k->hi)
+		/* empty: the chain's region (ct_aws_region) */
+		if (*end || n > (size_t)k->hi)
 			return ct_seterr(err, CT_ERR_CONFIG,
 			    "%s%s: \"%s\" is not a region name like us-east-1",
 			    where, k->name, v);
@@ -468,15 +469,6 @@ loadenv(struct ct_conf *c, char *err)
 		if ((rc = setval(c, k, v, where, err)) != CT_OK)
 			return rc;
 	}
-	if ((v = getenv("AWS_ACCESS_KEY_ID")) && *v &&
-	    setstr(&c->aws_access_key_id, v) != CT_OK)
-		return CT_ERR_NOMEM;
-	if ((v = getenv("AWS_SECRET_ACCESS_KEY")) && *v &&
-	    setstr(&c->aws_secret_access_key, v) != CT_OK)
-		return CT_ERR_NOMEM;
-	if ((v = getenv("AWS_SESSION_TOKEN")) && *v &&
-	    setstr(&c->aws_session_token, v) != CT_OK)
-		return CT_ERR_NOMEM;
 	return CT_OK;
 }
 
@@ -494,7 +486,7 @@ defaults(struct ct_conf *c)
 	    setstr(&c->cors_origin, "") ||
 	    setstr(&c->spool_dir, CT_LOCALSTATEDIR "/spool/calltrail") ||
 	    setstr(&c->target, "file://" CT_LOCALSTATEDIR "/lib/calltrail/archive") ||
-	    setstr(&c->s3_endpoint, "") || setstr(&c->s3_region, "us-east-1") ||
+	    setstr(&c->s3_endpoint, "") || setstr(&c->s3_region, "") ||
 	    setstr(&c->csv_dir, CT_LOCALSTATEDIR "/lib/calltrail/csv") ||
 	    setstr(&c->s3_sse, "") || setstr(&c->s3_sse_kms_key_id, "") ||
 	    setstr(&c->salesforce_login_url, "https://login.salesforce.com") ||
@@ -590,12 +582,6 @@ ct_conf_free(struct ct_conf *c)
 	for (i = 0; i < c->nagents; i++)
 		free(c->agents[i]);
 	c->nagents = 0;
-	if (c->aws_secret_access_key)
-		OPENSSL_cleanse(c->aws_secret_access_key, strlen(c->aws_secret_access_key));
-	free(c->aws_access_key_id);
-	free(c->aws_secret_access_key);
-	free(c->aws_session_token);
 	free(c->path);
-	c->aws_access_key_id = c->aws_secret_access_key = c->aws_session_token = NULL;
 	c->path = NULL;
 }

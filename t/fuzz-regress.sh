@@ -19,7 +19,7 @@ export TMPDIR
 ACC=$T/accepted
 mkdir -p "$ACC"
 
-for h in email record conf handler handler-headers fcgi s3xml; do
+for h in email record conf handler handler-headers fcgi s3xml sts; do
 	bin=$top_builddir/fuzz/replay-$h
 	[ -x "$bin" ] || bail "$bin not built"
 	n=0
