@@ -311,7 +311,7 @@ int
 main(int argc, char **argv)
 {
 	static struct ct_conf c;
-	char err[CT_ERRLEN];
+	char err[CT_ERRLEN], warn[CT_ERRLEN];
 	const char *cfile = NULL, *listen = NULL;
 	char *unixpath = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -350,10 +350,12 @@ main(int argc, char **argv)
 	}
 	/* Loaded once: a worker never rereads it, and a bad file stops us
 	 * here rather than leaving a half-working service. */
-	if (ct_conf_load(&c, cfile, err) != CT_OK || ct_conf_require_livekit(&c, err) != CT_OK) {
+	if (ct_conf_load(&c, cfile, err) != CT_OK || ct_conf_require_livekit(&c, err, warn) != CT_OK) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return EX_CONFIG;
 	}
+	if (warn[0])
+		fprintf(stderr, PROG ": %s\n", warn);
 	conf = &c;
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, PROG ": FCGX_Init failed\n");
