@@ -96,7 +96,8 @@ stop
 # ---- one socket path, one server --------------------------------------------
 start "$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 1
 ino=$(stat -c %i "$T/token.sock")
-"$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 1 >/dev/null 2>"$T/second.err"
+# (timeout: a second instance that took the path over would run on)
+timeout 10 "$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 1 >/dev/null 2>"$T/second.err"
 is 69 "$?" "a second instance on a served path exits 69"
 like "$(cat "$T/second.err")" "^calltrail-token: cannot listen on $T/token.sock: another process serves this socket" \
 	"... saying that another process serves it"
