@@ -149,9 +149,9 @@ str(const char *s, int may_be_null, const char *what)
 }
 
 static void
-accepted(const struct ct_conf *c)
+accepted(struct ct_conf *c)
 {
-	char err[CT_ERRLEN];
+	char err[CT_ERRLEN], warn[CT_ERRLEN];
 	size_t i;
 
 	str(c->livekit_url, 1, "livekit_url");
@@ -189,7 +189,7 @@ accepted(const struct ct_conf *c)
 	CHECK(c->keep_days >= 1 && c->keep_days <= 3650, "keep_days");
 	CHECK(c->path && strcmp(c->path, conf) == 0, "path is the file read");
 	err[0] = '\0';
-	if (ct_conf_require_livekit(c, err) != CT_OK)
+	if (ct_conf_require_livekit(c, err, warn) != CT_OK)
 		CHECK(err[0] != '\0', "require_livekit says why");
 }
 
