@@ -47,6 +47,11 @@ int ct_tfile_opendir(struct ct_target *t, const char *rel, int *fd, char *err);
 const char *ct_tfile_path(const struct ct_target *t, const char *rel, char *out);
 int ct_tfile_whynot(int dir, const char *path, const char *name, int e, char *err);
 size_t ct_tfile_keydirlen(const char *key);
+/* Remove name from the open directory fd when it is a temporary file an
+ * older version left beside the keys (".tmp-" and 6 letters or digits, a
+ * regular file over an hour old); anything else, objects of any name
+ * included, is left alone.  Best effort. */
+void ct_tfile_sweep_one(int fd, const char *name);
 const char *ct_tfile_keybase(const char *key);
 
 #endif /* CT_TARGETINT_H */

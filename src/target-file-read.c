@@ -64,8 +64,13 @@ static int walkdir(struct walk *w, int fd, char *rel, size_t rlen)
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
-		if (de->d_name[0] == '.')
-			continue;   /* ., .., .tmp/ and older versions' .tmp-* */
+		if (de->d_name[0] == '.') {
+			/* ., .., .tmp/; a stale .tmp-XXXXXX an older version's
+			 * killed run left here goes now: a past day may never
+			 * be written again, but it is listed. */
+			ct_tfile_sweep_one(dirfd(d), de->d_name);
+			continue;
+		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
 		if (S_ISLNK(st.st_mode) && rlen + strlen(de->d_name) <= CT_TARGET_KEY_MAX) {

@@ -19,8 +19,11 @@
  * the first store of each run removes those over an hour old there, and
  * only names of the writer's own temporary pattern, so no object can be
  * removed whatever it is called.  (Older versions wrote temporaries
- * beside the key as .tmp-XXXXXX; the first store into a directory
- * removes stale ones of that exact pattern there.)
+ * beside the key as .tmp-XXXXXX; stale ones of that exact pattern are
+ * removed where a run meets them anyway: the first store into a
+ * directory, and the listing of every directory it walks, so a past
+ * day that is never written again is swept when csv --source target
+ * reads it.)
  *
  * One thread writes a batch's files and a pool of threads, started once
  * per open target, fsyncs each as soon as it is written; each directory
@@ -125,15 +128,41 @@ int ct_tfile_whynot(int dir, const char *path, const char *name, int e,
 	                 strerror(e));
 }
 
-/* Remove the stale temporaries in the open directory fd: only names of
- * the writer's own pattern (ct_tmp_name), or, with legacy, of the
- * mkstemp pattern ".tmp-" and 6 letters or digits older versions used.
- * Neither can be an object ("..._<12 hex>.json.gz").  Best effort: a file
- * that cannot be removed costs only its space, never a store. */
+/* Is name in the open directory fd a stale temporary (over an hour old, a
+ * regular file) of the writer's own pattern (ct_tmp_name), or, with
+ * legacy, of the mkstemp pattern ".tmp-" and 6 letters or digits that
+ * versions before ARCH/.tmp/ used beside the keys?  Neither can be an
+ * object ("<session id>_<12 hex>.json.gz" is longer than either). */
+static int stale(int fd, const char *n, int legacy, time_t now)
+{
+	struct stat st;
+	int ok = ct_tmp_name(n);
+
+	if (!ok && legacy && strncmp(n, CT_TMP_PREFIX, 5) == 0 && strlen(n) == 11) {
+		ok = 1;
+		for (int i = 5; i < 11; i++)
+			if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
+			      (n[i] >= 'A' && n[i] <= 'Z')))
+				ok = 0;
+	}
+	return ok && fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS;
+}
+
+/* Remove name from the open directory fd (a directory of the tree) when
+ * it is a stale temporary of an older version; see ct_targetint.h. */
+void ct_tfile_sweep_one(int fd, const char *name)
+{
+	if (name[0] == '.' && stale(fd, name, 1, time(NULL)))
+		(void)unlinkat(fd, name, 0);
+}
+
+/* Remove the stale temporaries in the open directory fd (see stale).
+ * Best effort: a file that cannot be removed costs only its space, never
+ * a store. */
 static void sweep(int fd, int legacy)
 {
 	struct dirent *de;
-	struct stat st;
 	time_t now = time(NULL);
 	DIR *d;
 	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -143,22 +172,9 @@ static void sweep(int fd, int legacy)
 			close(dfd);
 		return;
 	}
-	while ((de = readdir(d)) != NULL) {
-		const char *n = de->d_name;
-		int mine = ct_tmp_name(n), old = 0;
-
-		if (!mine && legacy && strncmp(n, CT_TMP_PREFIX, 5) == 0 &&
-		    strlen(n) == 11) {
-			old = 1;
-			for (int i = 5; i < 11; i++)
-				if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
-				      (n[i] >= 'A' && n[i] <= 'Z')))
-					old = 0;
-		}
-		if ((mine || old) && fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS)
-			(void)unlinkat(dirfd(d), n, 0);
-	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] == '.' && stale(dirfd(d), de->d_name, legacy, now))
+			(void)unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 }
 

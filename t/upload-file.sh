@@ -307,6 +307,26 @@ ok "$(test -f "$DD/.tmp-abc_0123456789ab.json.gz" && test -f "$TD/.tmp-abc_01234
 	test -f "$TD/.tmp-0123456789abcdef_0123456789ab.json.gz"; echo $?)" \
 	"... and never an object, whatever its name"
 rm -f "$DD"/.tmp-* "$TD"/.tmp-*
+# Versions before ARCH/.tmp/ left their temporaries beside the keys.  In
+# a past day nobody writes again, listing the day (csv --source target)
+# removes the stale ones of exactly that pattern, and nothing else.
+PD=$ARCH/sessions/year=2020/month=01/day=02
+mkdir -p "$PD"
+: >"$PD/.tmp-Ab3xZ9" && touch -d '-2 hours' "$PD/.tmp-Ab3xZ9"
+: >"$PD/.tmp-young2"
+for f in "$PD/.tmp-abc_0123456789ab.json.gz" "$PD/.tmp-Ab3xZ9_0123456789ab.json.gz" \
+	"$PD/.tmp-Ab3xZ"; do
+	: >"$f" && touch -d '-3 hours' "$f"
+done
+"$EXPORT" -c "$T/conf" csv --day 2020-01-02 --source target --out "$T/pastcsv" \
+	>/dev/null 2>"$T/ep"
+is 0 $? "csv --source target of a past day exits 0"
+ok "$(test ! -e "$PD/.tmp-Ab3xZ9" && test -f "$PD/.tmp-young2"; echo $?)" \
+	"... removing an older version's stale temporary there, not a young one"
+ok "$(test -f "$PD/.tmp-abc_0123456789ab.json.gz" && test -f "$PD/.tmp-Ab3xZ" &&
+	test -f "$PD/.tmp-Ab3xZ9_0123456789ab.json.gz"; echo $?)" \
+	"... and nothing that is not exactly that pattern"
+rm -rf "$ARCH/sessions/year=2020"
 is "$((350 + N)) $((350 + N))" "$(python3 "$T/check.py" "$SPOOL" "$ARCH")" \
 	"after the rerun every record is stored exactly once, byte-exact"
 
