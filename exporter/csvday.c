@@ -276,7 +276,7 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	}
 
 	snprintf(path, sizeof(path), "%s/salesforce-leads-%s.csv", outdir, r.day);
-	if ((rc = ct_mkdirs(outdir, 0750, err)) != CT_OK ||
+	if ((rc = ct_mkdirs(outdir, 0700, err)) != CT_OK ||
 	    (rc = ct_file_put(path, out.p, out.len, 0640, err)) != CT_OK) {
 		ex = exitcode(rc == CT_ERR_CONFIG ? CT_ERR_IO : rc);
 		goto fail;

@@ -1,7 +1,7 @@
 /*
  * target-file.c — the file:///DIR target: a local tree DIR/KEY,
- * directories 0750, objects 0640: the state of an open tree and storing
- * objects.  Listing and fetching are in target-file-read.c; URL parsing,
+ * directories 0700, objects 0600 (SPEC 4: the archive is the owner's
+ * alone): the state of an open tree and storing objects.  Listing and fetching are in target-file-read.c; URL parsing,
  * key checks and the dispatch in target.c; see ct_target.h for the
  * interface.
  *
@@ -196,7 +196,7 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 	if (f->rootfd < 0) {
 		if ((f->rootfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
 		    errno == ENOENT && create) {
-			if ((rc = ct_mkdirs(t->dir, 0750, err)) != CT_OK)
+			if ((rc = ct_mkdirs(t->dir, 0700, err)) != CT_OK)
 				return rc;
 			f->rootfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		}
@@ -229,7 +229,7 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 /*
  * Open the directory rel (a key's directory part, "" for DIR) from DIR
  * with O_NOFOLLOW at every step; with create, make what is missing
- * (0750) and make the name of every directory on the way durable (fsync
+ * (0700) and make the name of every directory on the way durable (fsync
  * each parent), once per process for each directory, so one a killed run
  * made but never synced is covered too.  The descriptor is remembered
  * (the caller gets its own duplicate in *fd), so the next object in the
@@ -264,7 +264,7 @@ static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
 		memcpy(comp, c, n);
 		comp[n] = '\0';
 		snprintf(path, sizeof path, "%s/%.*s", t->dir, (int)(c - rel + n), rel);
-		if (create && mkdirat(at, comp, 0750) < 0 && errno != EEXIST) {
+		if (create && mkdirat(at, comp, 0700) < 0 && errno != EEXIST) {
 			rc = ct_seterr(err, CT_ERR_IO, "mkdir \"%s\" failed: %s", path,
 			               strerror(errno));
 			close(at);
@@ -333,12 +333,12 @@ const char *ct_tfile_keybase(const char *key)
 	return slash ? slash + 1 : key;
 }
 
-/* Write objs[i] to a new temporary file in DIR/.tmp (mode 0640), left
+/* Write objs[i] to a new temporary file in DIR/.tmp (mode 0600), left
  * open for fsync.  On failure its status says why and no file is left. */
 static int writeone(struct ct_tfile *f, struct ct_obj *o, struct pend *p)
 {
 	o->attempts = 1;
-	if ((o->status = ct_dw_open(&p->dw, f->tmpfd, f->tmppath, NULL, 0640,
+	if ((o->status = ct_dw_open(&p->dw, f->tmpfd, f->tmppath, NULL, 0600,
 	                            o->err)) != CT_OK)
 		return o->status;
 	if ((o->status = ct_dw_write(&p->dw, o->data, o->len, o->err)) != CT_OK) {

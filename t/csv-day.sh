@@ -68,7 +68,7 @@ case "$(summary) $(cat "$T/err")" in
 *) ok 0 "the summary names no email or cell" ;;
 esac
 is 640 "$(stat -c %a "$FILE")" "mode 0640"
-is 750 "$(stat -c %a "$CSV")" "csv_dir created 0750"
+is 700 "$(stat -c %a "$CSV")" "csv_dir created 0700 (the owner's alone)"
 
 parse "$FILE"
 is 0 $? "csv-parse reads it in strict mode (no BOM, CRLF, 5 columns, header)"

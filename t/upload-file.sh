@@ -109,8 +109,9 @@ like "$(cat "$SPOOL/failed/101.1.bb.json.why")" 'end_time' \
 key=$(cd "$ARCH" && find . -type f -name 'voice_a.7-x_y_*' | head -1)
 like "$key" "^\./sessions/year=${TODAY%%-*}/month=[0-9]{2}/day=[0-9]{2}/voice_a\.7-x_y_[0-9a-f]{12}\.json\.gz\$" \
 	"the key is sessions/year=/month=/day=/<session_id>_<12 hex>.json.gz"
-is 640 "$(stat -c %a "$ARCH/$key")" "objects are mode 0640"
-is 750 "$(stat -c %a "$(dirname "$ARCH/$key")")" "archive directories are mode 0750"
+is 600 "$(stat -c %a "$ARCH/$key")" "objects are mode 0600 (the owner's alone)"
+is 700 "$(stat -c %a "$(dirname "$ARCH/$key")")" "archive directories are mode 0700"
+is 700 "$(stat -c %a "$ARCH")" "... the archive itself too"
 is 00 "$(od -An -tx1 -j3 -N1 "$ARCH/$key" | tr -d ' ')" "no file name in the gzip header"
 is "00000000" "$(od -An -tx1 -j4 -N4 "$ARCH/$key" | tr -d ' ')" "gzip mtime is 0"
 like "$(cat "$SPOOL/.last-run.json")" '"exit":0,"stored":50,"refused":2,"retried":0,"left":0' \
