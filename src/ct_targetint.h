@@ -47,6 +47,12 @@ int ct_tfile_opendir(struct ct_target *t, const char *rel, int *fd, char *err);
 const char *ct_tfile_path(const struct ct_target *t, const char *rel, char *out);
 int ct_tfile_whynot(int dir, const char *path, const char *name, int e, char *err);
 size_t ct_tfile_keydirlen(const char *key);
+/* Remove the stale temporaries (regular files over an hour old) in the
+ * open directory fd: names of the writer's own pattern (ct_tmp_name),
+ * and with legacy also ".tmp-" and 6 letters or digits, the pattern
+ * older versions used beside the keys.  No object can match either.
+ * Best effort: a file that cannot be removed costs only its space. */
+void ct_tfile_sweep(int fd, int legacy);
 /* Remove name from the open directory fd when it is a temporary file an
  * older version left beside the keys (".tmp-" and 6 letters or digits, a
  * regular file over an hour old); anything else, objects of any name

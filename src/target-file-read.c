@@ -1,6 +1,7 @@
 /*
- * target-file-read.c — reading the file:///DIR target: the listing (in
- * S3's key order) and fetching one object.  Every directory is reached
+ * target-file-read.c — walking the file:///DIR target: the listing (in
+ * S3's key order), fetching one object, and sweeping stale temporaries
+ * (the writer's, and those older versions left beside the keys).  Every directory is reached
  * with O_NOFOLLOW from DIR (target-file.c, ct_tfile_opendir); a symlink
  * where a key could be is an error naming it, never followed.
  */
@@ -12,9 +13,65 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ct_targetint.h"
+
+/* A temporary file older than this was left by a run that died (kill -9,
+ * power loss) between creating and renaming it: no run takes this long
+ * over one object, and another host sharing the tree writes only young
+ * ones. */
+#define TMP_STALE_SECONDS 3600
+
+/* Is name in the open directory fd a stale temporary (over an hour old, a
+ * regular file) of the writer's own pattern (ct_tmp_name), or, with
+ * legacy, of the mkstemp pattern ".tmp-" and 6 letters or digits that
+ * versions before ARCH/.tmp/ used beside the keys?  Neither can be an
+ * object ("<session id>_<12 hex>.json.gz" is longer than either). */
+static int stale(int fd, const char *n, int legacy, time_t now)
+{
+	struct stat st;
+	int ok = ct_tmp_name(n);
+
+	if (!ok && legacy && strncmp(n, CT_TMP_PREFIX, 5) == 0 && strlen(n) == 11) {
+		ok = 1;
+		for (int i = 5; i < 11; i++)
+			if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
+			      (n[i] >= 'A' && n[i] <= 'Z')))
+				ok = 0;
+	}
+	return ok && fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS;
+}
+
+/* Remove name from the open directory fd (a directory of the tree) when
+ * it is a stale temporary of an older version; see ct_targetint.h. */
+void ct_tfile_sweep_one(int fd, const char *name)
+{
+	if (name[0] == '.' && stale(fd, name, 1, time(NULL)))
+		(void)unlinkat(fd, name, 0);
+}
+
+/* Remove the stale temporaries in the open directory fd (see stale);
+ * see ct_targetint.h. */
+void ct_tfile_sweep(int fd, int legacy)
+{
+	struct dirent *de;
+	time_t now = time(NULL);
+	DIR *d;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] == '.' && stale(dirfd(d), de->d_name, legacy, now))
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
 
 /* One directory entry of the local walk.  A directory's name carries
  * its trailing '/', so plain byte order of names is the order S3 gives

@@ -1,9 +1,10 @@
 /*
  * target-file.c — the file:///DIR target: a local tree DIR/KEY,
  * directories 0700, objects 0600 (SPEC 4: the archive is the owner's
- * alone): the state of an open tree and storing objects.  Listing and fetching are in target-file-read.c; URL parsing,
- * key checks and the dispatch in target.c; see ct_target.h for the
- * interface.
+ * alone): the state of an open tree and storing objects.  Listing,
+ * fetching and the sweep of stale temporaries are in target-file-read.c;
+ * URL parsing, key checks and the dispatch in target.c; see ct_target.h
+ * for the interface.
  *
  * Every path below DIR is reached from DIR's descriptor one component at
  * a time with O_NOFOLLOW: a symlinked year=, month= or day= directory (or
@@ -30,7 +31,6 @@
  * the batch renamed into is fsynced once, before any object of the batch
  * is reported stored (see ct_tfile_put).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -40,7 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ct_targetint.h"
@@ -54,11 +53,6 @@
  */
 #define POOL_THREADS 32
 
-/* A temporary file older than this was left by a run that died (kill -9,
- * power loss) between creating and renaming it: no run takes this long
- * over one object, and another host sharing the tree writes only young
- * ones. */
-#define TMP_STALE_SECONDS 3600
 #define TMPDIR ".tmp"
 
 /* Where one object of a batch is between its write and its directory
@@ -128,56 +122,6 @@ int ct_tfile_whynot(int dir, const char *path, const char *name, int e,
 	                 strerror(e));
 }
 
-/* Is name in the open directory fd a stale temporary (over an hour old, a
- * regular file) of the writer's own pattern (ct_tmp_name), or, with
- * legacy, of the mkstemp pattern ".tmp-" and 6 letters or digits that
- * versions before ARCH/.tmp/ used beside the keys?  Neither can be an
- * object ("<session id>_<12 hex>.json.gz" is longer than either). */
-static int stale(int fd, const char *n, int legacy, time_t now)
-{
-	struct stat st;
-	int ok = ct_tmp_name(n);
-
-	if (!ok && legacy && strncmp(n, CT_TMP_PREFIX, 5) == 0 && strlen(n) == 11) {
-		ok = 1;
-		for (int i = 5; i < 11; i++)
-			if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
-			      (n[i] >= 'A' && n[i] <= 'Z')))
-				ok = 0;
-	}
-	return ok && fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS;
-}
-
-/* Remove name from the open directory fd (a directory of the tree) when
- * it is a stale temporary of an older version; see ct_targetint.h. */
-void ct_tfile_sweep_one(int fd, const char *name)
-{
-	if (name[0] == '.' && stale(fd, name, 1, time(NULL)))
-		(void)unlinkat(fd, name, 0);
-}
-
-/* Remove the stale temporaries in the open directory fd (see stale).
- * Best effort: a file that cannot be removed costs only its space, never
- * a store. */
-static void sweep(int fd, int legacy)
-{
-	struct dirent *de;
-	time_t now = time(NULL);
-	DIR *d;
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
-	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
-		if (dfd >= 0)
-			close(dfd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] == '.' && stale(dirfd(d), de->d_name, legacy, now))
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-}
-
 /* The target's state, made on first use; with create, DIR is made (and
  * its name made durable in its parent) when missing. */
 static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *err)
@@ -220,7 +164,7 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 		if ((f->tmpfd = openat(f->rootfd, TMPDIR, O_RDONLY | O_DIRECTORY |
 		                       O_NOFOLLOW | O_CLOEXEC)) < 0)
 			return ct_tfile_whynot(f->rootfd, f->tmppath, TMPDIR, errno, err);
-		sweep(f->tmpfd, 0);
+		ct_tfile_sweep(f->tmpfd, 0);
 	}
 	*fp = f;
 	return CT_OK;
@@ -289,7 +233,7 @@ static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
 		c += n + (slash ? 1 : 0);
 	}
 	if (create) {
-		sweep(at, 1);
+		ct_tfile_sweep(at, 1);
 		/* Not remembering (no memory) only means doing this again. */
 		i = f->nready++ % CT_TARGET_DIRCACHE;
 		free(f->ready[i].rel);
