@@ -32,11 +32,6 @@
 #include "ct_target.h"
 #include "export.h"
 
-#define EX_USAGE    64
-#define EX_IOERR    74
-#define EX_TEMPFAIL 75
-#define EX_CONFIG   78
-
 /* Unsafe rows named in the summary line. */
 #define UNSAFE_IDS  10
 /* A gzipped record is never much larger than the record. */
