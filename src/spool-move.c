@@ -493,10 +493,11 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
                    size_t *removed, char *err)
 {
 	struct ct_spool_dir d;
+	struct stat st;
 	const char *name;
 	char (*days)[11] = NULL, (*nv)[11], e[CT_ERRLEN], t[CT_TIMELEN];
 	size_t nd = 0, cap = 0, i;
-	int64_t today, newest = -1, base, day;
+	int64_t today, newest = -1, base, day, filed = 0;
 	int rc, first = CT_OK;
 
 	*removed = 0;
@@ -530,10 +531,22 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
 		snprintf(days[nd++], sizeof *days, "%s", name);
 		if ((day = ct_spool_day_number(name)) > newest)
 			newest = day;
+		/* When a record was last filed there, by this host's clock. */
+		if (fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (int64_t)st.st_mtime > filed)
+			filed = (int64_t)st.st_mtime;
 	}
 	today = now_us / 86400000000LL;
-	/* One day of slack: an agent's clock a little ahead at midnight. */
-	if (newest > today + 1) {
+	/*
+	 * The clock is behind when it is before the newest day filed (one
+	 * day of slack: an agent's clock a little ahead at midnight) and
+	 * before the time the file system says a day was last filed into
+	 * (a day of slack too).  Both: a record whose end_time is in the
+	 * future (an agent's clock, or a valid year like 2099) makes a day
+	 * name ahead of any clock, but its directory was filed into now;
+	 * on the day names alone it would stop every prune for good.
+	 */
+	if (newest > today + 1 && filed > now_us / 1000000 + 86400) {
 		for (i = 0; i < nd && ct_spool_day_number(days[i]) != newest; i++)
 			;
 		ct_time_format_ms(now_us, t);

@@ -369,17 +369,24 @@ else
 fi
 
 # ---- a clock behind the newest day filed: no pruning, and why --------------
+# A day 5 days ahead, last filed into 5 days from now: the clock was set
+# back since.
 AHEAD=$(date -u -d '+5 days' +%Y-%m-%d)
 mkdir -p "$SPOOL/sent/$AHEAD" "$SPOOL/sent/2000-01-01"
+touch -d '+5 days' "$SPOOL/sent/$AHEAD"
 run
 is 74 "$(cat "$T/rc")" "upload with sent/ holding a day 5 days ahead of the clock: 74"
 like "$(cat "$T/err")" "clock says $TODAY, before the newest day filed, .*sent/$AHEAD.*not pruning" \
 	"... saying the clock is behind the newest day filed"
 ok "$(test -d "$SPOOL/sent/2000-01-01"; echo $?)" "... and pruning nothing"
-rmdir "$SPOOL/sent/$AHEAD"
+# The same day filed now: a record whose end_time is in the future (an
+# agent's clock ahead, or a year like 2099) says nothing about this
+# clock, and must not stop every later prune and exit 74 for good.
+touch "$SPOOL/sent/$AHEAD"
 run
-is 0 "$(cat "$T/rc")" "with the clock plausible again, upload exits 0"
+is 0 "$(cat "$T/rc")" "a record of a future day, filed now: upload exits 0"
 ok "$(test ! -e "$SPOOL/sent/2000-01-01"; echo $?)" "... and prunes the old day"
+rmdir "$SPOOL/sent/$AHEAD"
 
 # ---- symlinks inside the archive are errors, never followed ---------------
 Y=$(date -u +%Y) M=$(date -u +%m) D=$(date -u +%d)
