@@ -300,6 +300,9 @@ int ct_dw_sync(struct ct_dw *w, char *err);
 int ct_dw_commit(struct ct_dw *w, int todir, const char *todirpath, const char *to,
                  int flags, char *err);
 void ct_dw_abort(struct ct_dw *w);
+/* renameat2(RENAME_NOREPLACE), or where the file system lacks it a check
+ * then renameat: never over an existing name.  -1 with errno (EEXIST). */
+int ct_rename_noreplace(int olddir, const char *old, int newdir, const char *new);
 /* The whole primitive for one file: dirfd/name durably replaced by data
  * (a temporary beside it, write, fsync, rename, fsync dirfd). */
 int ct_file_put_at(int dirfd, const char *dirpath, const char *name,

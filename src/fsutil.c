@@ -247,24 +247,32 @@ syncdir(int dirfd, const char *dirpath, const char *name, char *err)
 }
 
 int
+ct_rename_noreplace(int olddir, const char *old, int newdir, const char *new)
+{
+	struct stat st;
+
+	if (renameat2(olddir, old, newdir, new, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* No RENAME_NOREPLACE here: check, then rename.  Names are unique
+	 * where calltrail uses this, so the window only matters for a
+	 * broken spool. */
+	if (fstatat(newdir, new, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(olddir, old, newdir, new);
+}
+
+int
 ct_dw_commit(struct ct_dw *w, int todir, const char *todirpath, const char *to,
              int flags, char *err)
 {
-	struct stat st;
 	int r;
 
-	if (flags & CT_DW_NOREPLACE) {
-		r = renameat2(w->dirfd, w->name, todir, to, RENAME_NOREPLACE);
-		if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
-			/* No RENAME_NOREPLACE here: check, then rename. */
-			if (fstatat(todir, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				errno = EEXIST;
-				r = -1;
-			} else
-				r = renameat(w->dirfd, w->name, todir, to);
-		}
-	} else
-		r = renameat(w->dirfd, w->name, todir, to);
+	r = flags & CT_DW_NOREPLACE ? ct_rename_noreplace(w->dirfd, w->name, todir, to)
+	                            : renameat(w->dirfd, w->name, todir, to);
 	if (r < 0)
 		return ct_seterr(err, CT_ERR_IO, "rename \"%s/%s\" to \"%s/%s\" "
 		                 "failed: %s", w->dir, w->name, todirpath, to,
