@@ -1,7 +1,8 @@
 /*
- * ct_targetint.h — what target.c (URLs, key checks, dispatch) and
- * target-file.c (the file:// backend) share inside the library; not part
- * of the target's interface (ct_target.h).
+ * ct_targetint.h — what target.c (URLs, key checks, dispatch) and the
+ * file:// backend (target-file.c stores, target-file-read.c lists, gets
+ * and sweeps) share inside the library; not part of the target's
+ * interface (ct_target.h).
  */
 #ifndef CT_TARGETINT_H
 #define CT_TARGETINT_H
@@ -37,7 +38,8 @@ int ct_tfile_get(struct ct_target *t, const char *key, size_t max,
 /* Free t->file: stop the fsync pool, close the descriptors. */
 void ct_tfile_close(struct ct_target *t);
 
-/* Shared by target-file.c (writing) and target-file-read.c (list, get):
+/* Shared by target-file.c (writing) and target-file-read.c (list, get,
+ * sweep):
  * a descriptor of the directory rel ("" for DIR) reached from DIR with
  * O_NOFOLLOW at every step (CT_ERR_NOTFOUND when missing, CT_ERR_IO
  * naming a symlink), the caller's to close; "DIR/rel" for messages into
