@@ -497,7 +497,7 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
 	const char *name;
 	char (*days)[11] = NULL, (*nv)[11], e[CT_ERRLEN], t[CT_TIMELEN];
 	size_t nd = 0, cap = 0, i;
-	int64_t today, newest = -1, base, day, filed = 0;
+	int64_t today, newest = -1, base, day;
 	int rc, first = CT_OK;
 
 	*removed = 0;
@@ -529,24 +529,20 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
 			days = nv;
 		}
 		snprintf(days[nd++], sizeof *days, "%s", name);
-		if ((day = ct_spool_day_number(name)) > newest)
+		/* A day speaks for the clock only when this host filed into
+		 * it (the directory's mtime, set by this clock) no more than a
+		 * day before the day began: a record that ends in the future
+		 * (an agent's clock ahead, a year like 2099) files a day that
+		 * says nothing about this clock, and must neither stop every
+		 * prune nor let a clock ahead prune the real days. */
+		day = ct_spool_day_number(name);
+		if (day > newest && fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    day <= (int64_t)st.st_mtime / 86400 + 1)
 			newest = day;
-		/* When a record was last filed there, by this host's clock. */
-		if (fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (int64_t)st.st_mtime > filed)
-			filed = (int64_t)st.st_mtime;
 	}
 	today = now_us / 86400000000LL;
-	/*
-	 * The clock is behind when it is before the newest day filed (one
-	 * day of slack: an agent's clock a little ahead at midnight) and
-	 * before the time the file system says a day was last filed into
-	 * (a day of slack too).  Both: a record whose end_time is in the
-	 * future (an agent's clock, or a valid year like 2099) makes a day
-	 * name ahead of any clock, but its directory was filed into now;
-	 * on the day names alone it would stop every prune for good.
-	 */
-	if (newest > today + 1 && filed > now_us / 1000000 + 86400) {
+	/* One day of slack: an agent's clock a little ahead at midnight. */
+	if (newest > today + 1) {
 		for (i = 0; i < nd && ct_spool_day_number(days[i]) != newest; i++)
 			;
 		ct_time_format_ms(now_us, t);
@@ -556,7 +552,7 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
 		goto out;
 	}
 	/* A clock far ahead prunes nothing the records do not call old. */
-	base = newest < today ? newest : today;
+	base = newest >= 0 && newest < today ? newest : today;
 	for (i = 0; i < nd; i++) {
 		if (ct_spool_day_number(days[i]) >= base - keep_days)
 			continue;

@@ -66,8 +66,9 @@
  *                                       crash leaves the record in cur/
  *                                       (retried), never in failed/ unsaid
  *   prune    sent/DAY removed when DAY < min(today, newest DAY) - keep_days,
- *            never on a clock before 1970, or before both the newest DAY
- *            and the last filing into a DAY (its mtime)
+ *            never on a clock before 1970 or before the newest DAY;
+ *            a DAY counts only when filed into (its mtime) at most a day
+ *            before it began: not one of a record ending in the future
  *
  * A writer that died between create and rename leaves tmp/NAME behind;
  * recover removes such files once they are 36 hours old (the Maildir

@@ -341,6 +341,14 @@ static void test_clock(void)
 	ct_time_parse("2026-02-20T12:00:00Z", &now);
 	is_int(CT_ERR_INPUT, ct_spool_prune(&s, 0, now, &removed, err),
 	       "... but a clock set back before the last filing still is refused");
+	/* ... and a clock two years ahead may not use the day of 2099 to
+	 * call the real days old. */
+	filed("2026-02-15", "2026-02-15");
+	ct_time_parse("2028-03-01T12:00:00Z", &now);
+	is_int(CT_OK, ct_spool_prune(&s, 35, now, &removed, err),
+	       "... a clock two years ahead beside the day of 2099");
+	ok(removed == 0 && exists("sent/2026-02-15") && exists("sent/2026-03-01") &&
+	   exists("sent/2099-01-01"), "... removes none of the days the records call recent");
 	ct_spool_close(&s);
 }
 
