@@ -293,6 +293,11 @@ struct ct_dw {
 	char dir[4096];         /* dirpath, for messages */
 };
 int ct_tmp_name(const char *name);
+/* Remove from the open directory dirfd the regular files ct_tmp_name
+ * calls temporaries that are more than age seconds old: left by a writer
+ * killed between create and rename.  Nothing else is ever removed; best
+ * effort (a file that stays costs only its space). */
+void ct_tmp_sweep(int dirfd, long age);
 int ct_dw_open(struct ct_dw *w, int dirfd, const char *dirpath, const char *name,
                mode_t mode, char *err);
 int ct_dw_write(struct ct_dw *w, const void *data, size_t len, char *err);

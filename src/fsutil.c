@@ -6,6 +6,7 @@
  * directory descriptors, so a caller that reached a directory with
  * O_NOFOLLOW never follows a symlink, and removes its temporary file on
  * every failure path. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calltrail.h"
@@ -138,6 +140,28 @@ ct_tmp_name(const char *name)
 		      (name[i] >= 'a' && name[i] <= 'f')))
 			return 0;
 	return name[16] == '\0';
+}
+
+void
+ct_tmp_sweep(int dirfd, long age)
+{
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (ct_tmp_name(de->d_name) &&
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime > age)
+			(void)unlinkat(fd, de->d_name, 0);
+	closedir(d);
 }
 
 int

@@ -262,7 +262,11 @@ out:
 }
 
 /* Remove tmp/ files a dead writer left; see "36 hours" at the top of
- * spool.c.  Only record names: nothing else in tmp/ is a writer's. */
+ * spool.c.  Only record names: nothing else in tmp/ is a writer's.  Also
+ * the exporter's own temporaries (fsutil's ".tmp-<16 hex>": NAME.why in
+ * failed/, .last-run.json in the root) that a killed run left: the lock
+ * is held, so no live writer has one, but an hour's margin costs
+ * nothing. */
 static void sweep_tmp(struct ct_spool *s)
 {
 	struct dirent *de;
@@ -270,6 +274,12 @@ static void sweep_tmp(struct ct_spool *s)
 	DIR *d;
 	int fd;
 	time_t now = time(NULL);
+
+	ct_tmp_sweep(s->rootfd, 3600);
+	if (ct_spool_subdir(s, "failed", O_RDONLY, &fd, NULL, NULL) == CT_OK) {
+		ct_tmp_sweep(fd, 3600);
+		close(fd);
+	}
 
 	if (ct_spool_subdir(s, "tmp", O_RDONLY, &fd, NULL, NULL) != CT_OK)
 		return;

@@ -72,7 +72,9 @@
  *
  * A writer that died between create and rename leaves tmp/NAME behind;
  * recover removes such files once they are 36 hours old (the Maildir
- * rule), because no writer takes that long.
+ * rule), because no writer takes that long.  It also removes the
+ * exporter's own temporaries (".tmp-<16 hex>" of NAME.why in failed/ and
+ * of .last-run.json in the root) a killed run left, once an hour old.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -493,7 +493,25 @@ static void test_sweep_tmp(void)
 		if (i < 2)
 			utimensat(AT_FDCWD, p, old, 0);
 	}
+	/* The exporter's own temporaries (NAME.why, .last-run.json) of a
+	 * killed run: an hour old, in failed/ and the root. */
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 2 * 3600;
+	{
+		const char *mine[] = { "failed/.tmp-0123456789abcdef", ".tmp-fedcba9876543210",
+		                       "failed/.tmp-abc", "failed/.tmp-0123456789abcdef.why" };
+		for (size_t i = 0; i < 4; i++) {
+			touch(mine[i], rec);
+			snprintf(p, sizeof(p), "%s/%s", top, mine[i]);
+			utimensat(AT_FDCWD, p, old, 0);
+		}
+	}
+	touch("failed/.tmp-00000000000000ff", rec);
 	ok(ct_spool_recover(&s, &nr, err) == CT_OK, "recover");
+	ok(!exists("failed/.tmp-0123456789abcdef") && !exists(".tmp-fedcba9876543210"),
+	   "a killed run's temporaries in failed/ and the root are removed");
+	ok(exists("failed/.tmp-00000000000000ff") && exists("failed/.tmp-abc") &&
+	   exists("failed/.tmp-0123456789abcdef.why"),
+	   "... not a young one, nor a name of another pattern");
 	ok(!exists("tmp/1.1.aa.json"), "a writer's file in tmp/ over 36 hours old is removed");
 	ok(exists("tmp/2.1.bb.json"), "... a young one stays");
 	ok(exists("tmp/notarecord"), "... and so does an old file that is not a record's name");
