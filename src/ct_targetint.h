@@ -14,6 +14,11 @@
 
 #define CT_TARGET_KEY_MAX 1024  /* longest key or key prefix */
 #define CT_TARGET_DIRCACHE 8    /* file: directories known durable */
+/* A temporary file older than this was left by a run that died (kill -9,
+ * power loss) between creating and renaming it: no run takes this long
+ * over one object, and another host sharing the tree writes only young
+ * ones. */
+#define CT_TARGET_TMP_STALE 3600
 
 struct ct_s3;
 struct ct_tfile;
@@ -49,16 +54,12 @@ int ct_tfile_opendir(struct ct_target *t, const char *rel, int *fd, char *err);
 const char *ct_tfile_path(const struct ct_target *t, const char *rel, char *out);
 int ct_tfile_whynot(int dir, const char *path, const char *name, int e, char *err);
 size_t ct_tfile_keydirlen(const char *key);
-/* Remove the stale temporaries (regular files over an hour old) in the
- * open directory fd: names of the writer's own pattern (ct_tmp_name),
- * and with legacy also ".tmp-" and 6 letters or digits, the pattern
- * older versions used beside the keys.  No object can match either.
- * Best effort: a file that cannot be removed costs only its space. */
-void ct_tfile_sweep(int fd, int legacy);
-/* Remove name from the open directory fd when it is a temporary file an
- * older version left beside the keys (".tmp-" and 6 letters or digits, a
- * regular file over an hour old); anything else, objects of any name
- * included, is left alone.  Best effort. */
+/* Versions before ARCH/.tmp/ wrote temporaries beside the keys as
+ * ".tmp-" and 6 letters or digits.  ct_tfile_sweep_one removes name from
+ * the open directory fd when it is one, a regular file over
+ * CT_TARGET_TMP_STALE seconds old; ct_tfile_sweep every such file there.
+ * Nothing else, objects of any name included, is touched.  Best effort. */
+void ct_tfile_sweep(int fd);
 void ct_tfile_sweep_one(int fd, const char *name);
 const char *ct_tfile_keybase(const char *key);
 

@@ -18,49 +18,37 @@
 
 #include "ct_targetint.h"
 
-/* A temporary file older than this was left by a run that died (kill -9,
- * power loss) between creating and renaming it: no run takes this long
- * over one object, and another host sharing the tree writes only young
- * ones. */
-#define TMP_STALE_SECONDS 3600
-
-/* Is name in the open directory fd a stale temporary (over an hour old, a
- * regular file) of the writer's own pattern (ct_tmp_name), or, with
- * legacy, of the mkstemp pattern ".tmp-" and 6 letters or digits that
- * versions before ARCH/.tmp/ used beside the keys?  Neither can be an
- * object ("<session id>_<12 hex>.json.gz" is longer than either). */
-static int stale(int fd, const char *n, int legacy, time_t now)
+/* Is n ".tmp-" and 6 letters or digits, the mkstemp pattern versions
+ * before ARCH/.tmp/ used beside the keys?  No object can be one
+ * ("<session id>_<12 hex>.json.gz" is longer). */
+static int legacy_tmp(const char *n)
 {
-	struct stat st;
-	int ok = ct_tmp_name(n);
-
-	if (!ok && legacy && strncmp(n, CT_TMP_PREFIX, 5) == 0 && strlen(n) == 11) {
-		ok = 1;
-		for (int i = 5; i < 11; i++)
-			if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
-			      (n[i] >= 'A' && n[i] <= 'Z')))
-				ok = 0;
-	}
-	return ok && fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS;
+	if (strncmp(n, CT_TMP_PREFIX, 5) != 0 || strlen(n) != 11)
+		return 0;
+	for (int i = 5; i < 11; i++)
+		if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
+		      (n[i] >= 'A' && n[i] <= 'Z')))
+			return 0;
+	return 1;
 }
 
-/* Remove name from the open directory fd (a directory of the tree) when
- * it is a stale temporary of an older version; see ct_targetint.h. */
+/* Remove name from the open directory fd when it is an older version's
+ * stale temporary; see ct_targetint.h. */
 void ct_tfile_sweep_one(int fd, const char *name)
 {
-	if (name[0] == '.' && stale(fd, name, 1, time(NULL)))
+	struct stat st;
+
+	if (legacy_tmp(name) && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && time(NULL) - st.st_mtime > CT_TARGET_TMP_STALE)
 		(void)unlinkat(fd, name, 0);
 }
 
-/* Remove the stale temporaries in the open directory fd (see stale);
- * see ct_targetint.h. */
-void ct_tfile_sweep(int fd, int legacy)
+/* Every such file in the open directory fd; see ct_targetint.h. */
+void ct_tfile_sweep(int fd)
 {
 	struct dirent *de;
-	time_t now = time(NULL);
 	DIR *d;
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
 		if (dfd >= 0)
@@ -68,8 +56,7 @@ void ct_tfile_sweep(int fd, int legacy)
 		return;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] == '.' && stale(dirfd(d), de->d_name, legacy, now))
-			(void)unlinkat(dirfd(d), de->d_name, 0);
+		ct_tfile_sweep_one(dirfd(d), de->d_name);
 	closedir(d);
 }
 

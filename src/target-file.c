@@ -2,9 +2,9 @@
  * target-file.c — the file:///DIR target: a local tree DIR/KEY,
  * directories 0700, objects 0600 (SPEC 4: the archive is the owner's
  * alone): the state of an open tree and storing objects.  Listing,
- * fetching and the sweep of stale temporaries are in target-file-read.c;
- * URL parsing, key checks and the dispatch in target.c; see ct_target.h
- * for the interface.
+ * fetching and the sweep of older versions' temporaries are in
+ * target-file-read.c; URL parsing, key checks and the dispatch in
+ * target.c; see ct_target.h for the interface.
  *
  * Every path below DIR is reached from DIR's descriptor one component at
  * a time with O_NOFOLLOW: a symlinked year=, month= or day= directory (or
@@ -164,7 +164,7 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 		if ((f->tmpfd = openat(f->rootfd, TMPDIR, O_RDONLY | O_DIRECTORY |
 		                       O_NOFOLLOW | O_CLOEXEC)) < 0)
 			return ct_tfile_whynot(f->rootfd, f->tmppath, TMPDIR, errno, err);
-		ct_tfile_sweep(f->tmpfd, 0);
+		ct_tmp_sweep(f->tmpfd, CT_TARGET_TMP_STALE);
 	}
 	*fp = f;
 	return CT_OK;
@@ -233,7 +233,7 @@ static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
 		c += n + (slash ? 1 : 0);
 	}
 	if (create) {
-		ct_tfile_sweep(at, 1);
+		ct_tfile_sweep(at);
 		/* Not remembering (no memory) only means doing this again. */
 		i = f->nready++ % CT_TARGET_DIRCACHE;
 		free(f->ready[i].rel);
