@@ -23,10 +23,12 @@
  * Exit: 0 done; 64 usage; 74 local I/O (spool or csv_dir unreadable or
  * unwritable, target refusing); 75 target temporarily failing; 78 config.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "csvread.h"
 #include "csvtarget.h"
@@ -171,7 +173,7 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	struct csv_left left = { 0 };
 	struct ct_buf out;
 	struct run r;
-	int ex = 0, rc;
+	int ex = 0, rc, dfd;
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
@@ -235,7 +237,13 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	}
 
 	snprintf(path, sizeof(path), "%s/salesforce-leads-%s.csv", outdir, r.day);
-	if ((rc = ct_mkdirs(outdir, 0750, err)) != CT_OK ||
+	/* A run killed between create and rename left its temporary there
+	 * (fsutil's pattern, nothing else): gone once an hour old. */
+	if ((dfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		ct_tmp_sweep(dfd, 3600);
+		close(dfd);
+	}
+	if ((rc = ct_mkdirs(outdir, 0700, err)) != CT_OK ||
 	    (rc = ct_file_put(path, out.p, out.len, 0640, err)) != CT_OK) {
 		ex = exitcode(rc == CT_ERR_CONFIG ? CT_ERR_IO : rc);
 		goto fail;

@@ -42,6 +42,11 @@ struct ct_dw {
 	char dir[4096];         /* dirpath, for messages */
 };
 int ct_tmp_name(const char *name);
+/* Remove from the open directory dirfd the regular files ct_tmp_name
+ * calls temporaries that are more than age seconds old: left by a writer
+ * killed between create and rename.  Nothing else is ever removed; best
+ * effort (a file that stays costs only its space). */
+void ct_tmp_sweep(int dirfd, long age);
 int ct_dw_open(struct ct_dw *w, int dirfd, const char *dirpath, const char *name,
                mode_t mode, char *err);
 int ct_dw_write(struct ct_dw *w, const void *data, size_t len, char *err);
@@ -49,6 +54,9 @@ int ct_dw_sync(struct ct_dw *w, char *err);
 int ct_dw_commit(struct ct_dw *w, int todir, const char *todirpath, const char *to,
                  int flags, char *err);
 void ct_dw_abort(struct ct_dw *w);
+/* renameat2(RENAME_NOREPLACE), or where the file system lacks it a check
+ * then renameat: never over an existing name.  -1 with errno (EEXIST). */
+int ct_rename_noreplace(int olddir, const char *old, int newdir, const char *new);
 /* The whole primitive for one file: dirfd/name durably replaced by data
  * (a temporary beside it, write, fsync, rename, fsync dirfd). */
 int ct_file_put_at(int dirfd, const char *dirpath, const char *name,

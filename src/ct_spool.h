@@ -106,8 +106,11 @@ int ct_spool_unclaim_many(struct ct_spool *s, const char *const *names,
  * Remove sent/DAY directories older than keep_days before the earlier of
  * today (UTC day of now_us) and the newest day filed in sent/: a clock
  * that runs ahead never prunes what the records do not call old.  A clock
- * before 1970 or earlier than the newest day filed is implausible:
- * nothing is removed and CT_ERR_INPUT says why.  *removed counts the days
+ * before 1970 or more than a day before the newest day filed is
+ * implausible: nothing is removed and CT_ERR_INPUT says why.  A day
+ * counts here only when it was filed into (its mtime) no more than a day
+ * before it began: a record that ends in the future (an agent's clock,
+ * a year like 2099) says nothing about this host's clock.  *removed counts the days
  * removed.  A symlinked sent/ or sent/DAY is CT_ERR_IO naming it, and
  * nothing outside the spool is ever removed.
  */

@@ -1,7 +1,8 @@
 /*
- * ct_targetint.h — what target.c (URLs, key checks, dispatch) and
- * target-file.c (the file:// backend) share inside the library; not part
- * of the target's interface (ct_target.h).
+ * ct_targetint.h — what target.c (URLs, key checks, dispatch) and the
+ * file:// backend (target-file.c stores, target-file-read.c lists, gets
+ * and sweeps) share inside the library; not part of the target's
+ * interface (ct_target.h).
  */
 #ifndef CT_TARGETINT_H
 #define CT_TARGETINT_H
@@ -12,6 +13,11 @@
 #include "ct_target.h"
 
 #define CT_TARGET_DIRCACHE 8    /* file: directories known durable */
+/* A temporary file older than this was left by a run that died (kill -9,
+ * power loss) between creating and renaming it: no run takes this long
+ * over one object, and another host sharing the tree writes only young
+ * ones. */
+#define CT_TARGET_TMP_STALE 3600
 
 struct ct_s3;
 struct ct_tfile;
@@ -37,7 +43,8 @@ int ct_tfile_get(struct ct_target *t, const char *key, size_t max,
 /* Free t->file: stop the fsync pool, close the descriptors. */
 void ct_tfile_close(struct ct_target *t);
 
-/* Shared by target-file.c (writing) and target-file-read.c (list, get):
+/* Shared by target-file.c (writing) and target-file-read.c (list, get,
+ * sweep):
  * a descriptor of the directory rel ("" for DIR) reached from DIR with
  * O_NOFOLLOW at every step (CT_ERR_NOTFOUND when missing, CT_ERR_IO
  * naming a symlink), the caller's to close; "DIR/rel" for messages into
@@ -47,6 +54,13 @@ int ct_tfile_opendir(struct ct_target *t, const char *rel, int *fd, char *err);
 const char *ct_tfile_path(const struct ct_target *t, const char *rel, char *out);
 int ct_tfile_whynot(int dir, const char *path, const char *name, int e, char *err);
 size_t ct_tfile_keydirlen(const char *key);
+/* Versions before ARCH/.tmp/ wrote temporaries beside the keys as
+ * ".tmp-" and 6 letters or digits.  ct_tfile_sweep_one removes name from
+ * the open directory fd when it is one, a regular file over
+ * CT_TARGET_TMP_STALE seconds old; ct_tfile_sweep every such file there.
+ * Nothing else, objects of any name included, is touched.  Best effort. */
+void ct_tfile_sweep(int fd);
+void ct_tfile_sweep_one(int fd, const char *name);
 const char *ct_tfile_keybase(const char *key);
 
 #endif /* CT_TARGETINT_H */

@@ -6,6 +6,7 @@
  * directory descriptors, so a caller that reached a directory with
  * O_NOFOLLOW never follows a symlink, and removes its temporary file on
  * every failure path. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calltrail.h"
@@ -142,6 +144,28 @@ ct_tmp_name(const char *name)
 	return name[16] == '\0';
 }
 
+void
+ct_tmp_sweep(int dirfd, long age)
+{
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (ct_tmp_name(de->d_name) &&
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime > age)
+			(void)unlinkat(fd, de->d_name, 0);
+	closedir(d);
+}
+
 int
 ct_dw_open(struct ct_dw *w, int dirfd, const char *dirpath, const char *name,
            mode_t mode, char *err)
@@ -249,24 +273,32 @@ syncdir(int dirfd, const char *dirpath, const char *name, char *err)
 }
 
 int
+ct_rename_noreplace(int olddir, const char *old, int newdir, const char *new)
+{
+	struct stat st;
+
+	if (renameat2(olddir, old, newdir, new, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* No RENAME_NOREPLACE here: check, then rename.  Names are unique
+	 * where calltrail uses this, so the window only matters for a
+	 * broken spool. */
+	if (fstatat(newdir, new, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(olddir, old, newdir, new);
+}
+
+int
 ct_dw_commit(struct ct_dw *w, int todir, const char *todirpath, const char *to,
              int flags, char *err)
 {
-	struct stat st;
 	int r;
 
-	if (flags & CT_DW_NOREPLACE) {
-		r = renameat2(w->dirfd, w->name, todir, to, RENAME_NOREPLACE);
-		if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
-			/* No RENAME_NOREPLACE here: check, then rename. */
-			if (fstatat(todir, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				errno = EEXIST;
-				r = -1;
-			} else
-				r = renameat(w->dirfd, w->name, todir, to);
-		}
-	} else
-		r = renameat(w->dirfd, w->name, todir, to);
+	r = flags & CT_DW_NOREPLACE ? ct_rename_noreplace(w->dirfd, w->name, todir, to)
+	                            : renameat(w->dirfd, w->name, todir, to);
 	if (r < 0)
 		return ct_seterr(err, CT_ERR_IO, "rename \"%s/%s\" to \"%s/%s\" "
 		                 "failed: %s", w->dir, w->name, todirpath, to,

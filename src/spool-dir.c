@@ -256,18 +256,8 @@ int ct_spool_check_owner(const char *dir, uid_t *owner, char *err)
 int ct_spool_moveat(int a, const char *an, int b, const char *bn,
                     const char *name, char *err)
 {
-	struct stat st;
-
-	if (renameat2(a, name, b, name, RENAME_NOREPLACE) == 0)
+	if (ct_rename_noreplace(a, name, b, name) == 0)
 		return CT_OK;
-	if (errno == EINVAL || errno == ENOSYS) {
-		/* No RENAME_NOREPLACE here: check, then rename.  Names are
-		 * unique, so the window only matters for a broken spool. */
-		if (fstatat(b, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			errno = EEXIST;
-		else if (renameat(a, name, b, name) == 0)
-			return CT_OK;
-	}
 	return ct_seterr(err, CT_ERR_IO, "rename \"%s/%s\" to \"%s/%s\" failed: %s",
 	                 an, name, bn, name, strerror(errno));
 }

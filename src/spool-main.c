@@ -61,8 +61,9 @@ static void usage(FILE *f)
 	"                       %s)\n"
 	"\n"
 	"Exit status: 0 written; 64 usage error; 65 invalid record (the message\n"
-	"names the field; nothing written); 66 FILE cannot be read; 74 the spool\n"
-	"cannot be written (nothing left behind); 78 configuration error.\n"
+	"names the field; nothing written); 66 FILE cannot be read; 70 internal\n"
+	"error (out of memory); 74 the spool cannot be written (nothing left\n"
+	"behind); 78 configuration error.\n"
 	"See calltrail-spool(1).\n", CT_LOCALSTATEDIR, ct_conf_default_path());
 }
 
@@ -73,7 +74,8 @@ static void put_usage(FILE *f)
 	"Validate one session record and write it into SPOOL/new/ (tmp/, fsync,\n"
 	"rename).  Reads standard input when FILE is - or absent.  Prints the\n"
 	"path of the record.  Exit 0 written, 65 invalid (nothing written),\n"
-	"66 unreadable FILE, 74 spool I/O error, 78 configuration error.\n");
+	"66 unreadable FILE, 70 out of memory, 74 spool I/O error,\n"
+	"78 configuration error.\n");
 }
 
 static void efm_usage(FILE *f)

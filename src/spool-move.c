@@ -264,7 +264,11 @@ out:
 }
 
 /* Remove tmp/ files a dead writer left; see "36 hours" at the top of
- * spool.c.  Only record names: nothing else in tmp/ is a writer's. */
+ * spool.c.  Only record names: nothing else in tmp/ is a writer's.  Also
+ * the exporter's own temporaries (fsutil's ".tmp-<16 hex>": NAME.why in
+ * failed/, .last-run.json in the root) that a killed run left: the lock
+ * is held, so no live writer has one, but an hour's margin costs
+ * nothing. */
 static void sweep_tmp(struct ct_spool *s)
 {
 	struct dirent *de;
@@ -272,6 +276,12 @@ static void sweep_tmp(struct ct_spool *s)
 	DIR *d;
 	int fd;
 	time_t now = time(NULL);
+
+	ct_tmp_sweep(s->rootfd, 3600);
+	if (ct_spool_subdir(s, "failed", O_RDONLY, &fd, NULL, NULL) == CT_OK) {
+		ct_tmp_sweep(fd, 3600);
+		close(fd);
+	}
 
 	if (ct_spool_subdir(s, "tmp", O_RDONLY, &fd, NULL, NULL) != CT_OK)
 		return;
@@ -495,6 +505,7 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
                    size_t *removed, char *err)
 {
 	struct ct_spool_dir d;
+	struct stat st;
 	const char *name;
 	char (*days)[11] = NULL, (*nv)[11], e[CT_ERRLEN], t[CT_TIMELEN];
 	size_t nd = 0, cap = 0, i;
@@ -530,7 +541,15 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
 			days = nv;
 		}
 		snprintf(days[nd++], sizeof *days, "%s", name);
-		if ((day = ct_spool_day_number(name)) > newest)
+		/* A day speaks for the clock only when this host filed into
+		 * it (the directory's mtime, set by this clock) no more than a
+		 * day before the day began: a record that ends in the future
+		 * (an agent's clock ahead, a year like 2099) files a day that
+		 * says nothing about this clock, and must neither stop every
+		 * prune nor let a clock ahead prune the real days. */
+		day = ct_spool_day_number(name);
+		if (day > newest && fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    day <= (int64_t)st.st_mtime / 86400 + 1)
 			newest = day;
 	}
 	today = now_us / 86400000000LL;
@@ -545,7 +564,7 @@ int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
 		goto out;
 	}
 	/* A clock far ahead prunes nothing the records do not call old. */
-	base = newest < today ? newest : today;
+	base = newest >= 0 && newest < today ? newest : today;
 	for (i = 0; i < nd; i++) {
 		if (ct_spool_day_number(days[i]) >= base - keep_days)
 			continue;

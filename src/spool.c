@@ -66,11 +66,15 @@
  *                                       crash leaves the record in cur/
  *                                       (retried), never in failed/ unsaid
  *   prune    sent/DAY removed when DAY < min(today, newest DAY) - keep_days,
- *            never on a clock before 1970 or before the newest DAY
+ *            never on a clock before 1970 or before the newest DAY;
+ *            a DAY counts only when filed into (its mtime) at most a day
+ *            before it began: not one of a record ending in the future
  *
  * A writer that died between create and rename leaves tmp/NAME behind;
  * recover removes such files once they are 36 hours old (the Maildir
- * rule), because no writer takes that long.
+ * rule), because no writer takes that long.  It also removes the
+ * exporter's own temporaries (".tmp-<16 hex>" of NAME.why in failed/ and
+ * of .last-run.json in the root) a killed run left, once an hour old.
  */
 #include <errno.h>
 #include <fcntl.h>

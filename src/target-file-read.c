@@ -1,6 +1,7 @@
 /*
- * target-file-read.c — reading the file:///DIR target: the listing (in
- * S3's key order) and fetching one object.  Every directory is reached
+ * target-file-read.c — walking the file:///DIR target: the listing (in
+ * S3's key order), fetching one object, and sweeping stale temporaries
+ * (the writer's, and those older versions left beside the keys).  Every directory is reached
  * with O_NOFOLLOW from DIR (target-file.c, ct_tfile_opendir); a symlink
  * where a key could be is an error naming it, never followed.
  */
@@ -12,10 +13,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ct_targetint.h"
 #include "ct_fs.h"
+
+/* Is n ".tmp-" and 6 letters or digits, the mkstemp pattern versions
+ * before ARCH/.tmp/ used beside the keys?  No object can be one
+ * ("<session id>_<12 hex>.json.gz" is longer). */
+static int legacy_tmp(const char *n)
+{
+	if (strncmp(n, CT_TMP_PREFIX, 5) != 0 || strlen(n) != 11)
+		return 0;
+	for (int i = 5; i < 11; i++)
+		if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
+		      (n[i] >= 'A' && n[i] <= 'Z')))
+			return 0;
+	return 1;
+}
+
+/* Remove name from the open directory fd when it is an older version's
+ * stale temporary; see ct_targetint.h. */
+void ct_tfile_sweep_one(int fd, const char *name)
+{
+	struct stat st;
+
+	if (legacy_tmp(name) && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && time(NULL) - st.st_mtime > CT_TARGET_TMP_STALE)
+		(void)unlinkat(fd, name, 0);
+}
+
+/* Every such file in the open directory fd; see ct_targetint.h. */
+void ct_tfile_sweep(int fd)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		ct_tfile_sweep_one(dirfd(d), de->d_name);
+	closedir(d);
+}
 
 /* One directory entry of the local walk.  A directory's name carries
  * its trailing '/', so plain byte order of names is the order S3 gives
@@ -65,8 +109,13 @@ static int walkdir(struct walk *w, int fd, char *rel, size_t rlen)
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
-		if (de->d_name[0] == '.')
-			continue;   /* ., .., .tmp/ and older versions' .tmp-* */
+		if (de->d_name[0] == '.') {
+			/* ., .., .tmp/; a stale .tmp-XXXXXX an older version's
+			 * killed run left here goes now: a past day may never
+			 * be written again, but it is listed. */
+			ct_tfile_sweep_one(dirfd(d), de->d_name);
+			continue;
+		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
 		if (S_ISLNK(st.st_mode) && rlen + strlen(de->d_name) <= CT_TARGET_KEY_MAX) {

@@ -1,9 +1,10 @@
 /*
  * target-file.c — the file:///DIR target: a local tree DIR/KEY,
- * directories 0750, objects 0640: the state of an open tree and storing
- * objects.  Listing and fetching are in target-file-read.c; URL parsing,
- * key checks and the dispatch in target.c; see ct_target.h for the
- * interface.
+ * directories 0700, objects 0600 (SPEC 4: the archive is the owner's
+ * alone): the state of an open tree and storing objects.  Listing,
+ * fetching and the sweep of older versions' temporaries are in
+ * target-file-read.c; URL parsing, key checks and the dispatch in
+ * target.c; see ct_target.h for the interface.
  *
  * Every path below DIR is reached from DIR's descriptor one component at
  * a time with O_NOFOLLOW: a symlinked year=, month= or day= directory (or
@@ -19,15 +20,17 @@
  * the first store of each run removes those over an hour old there, and
  * only names of the writer's own temporary pattern, so no object can be
  * removed whatever it is called.  (Older versions wrote temporaries
- * beside the key as .tmp-XXXXXX; the first store into a directory
- * removes stale ones of that exact pattern there.)
+ * beside the key as .tmp-XXXXXX; stale ones of that exact pattern are
+ * removed where a run meets them anyway: the first store into a
+ * directory, and the listing of every directory it walks, so a past
+ * day that is never written again is swept when csv --source target
+ * reads it.)
  *
  * One thread writes a batch's files and a pool of threads, started once
  * per open target, fsyncs each as soon as it is written; each directory
  * the batch renamed into is fsynced once, before any object of the batch
  * is reported stored (see ct_tfile_put).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,7 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ct_targetint.h"
@@ -52,11 +54,6 @@
  */
 #define POOL_THREADS 32
 
-/* A temporary file older than this was left by a run that died (kill -9,
- * power loss) between creating and renaming it: no run takes this long
- * over one object, and another host sharing the tree writes only young
- * ones. */
-#define TMP_STALE_SECONDS 3600
 #define TMPDIR ".tmp"
 
 /* Where one object of a batch is between its write and its directory
@@ -126,43 +123,6 @@ int ct_tfile_whynot(int dir, const char *path, const char *name, int e,
 	                 strerror(e));
 }
 
-/* Remove the stale temporaries in the open directory fd: only names of
- * the writer's own pattern (ct_tmp_name), or, with legacy, of the
- * mkstemp pattern ".tmp-" and 6 letters or digits older versions used.
- * Neither can be an object ("..._<12 hex>.json.gz").  Best effort: a file
- * that cannot be removed costs only its space, never a store. */
-static void sweep(int fd, int legacy)
-{
-	struct dirent *de;
-	struct stat st;
-	time_t now = time(NULL);
-	DIR *d;
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
-	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
-		if (dfd >= 0)
-			close(dfd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		const char *n = de->d_name;
-		int mine = ct_tmp_name(n), old = 0;
-
-		if (!mine && legacy && strncmp(n, CT_TMP_PREFIX, 5) == 0 &&
-		    strlen(n) == 11) {
-			old = 1;
-			for (int i = 5; i < 11; i++)
-				if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
-				      (n[i] >= 'A' && n[i] <= 'Z')))
-					old = 0;
-		}
-		if ((mine || old) && fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS)
-			(void)unlinkat(dirfd(d), n, 0);
-	}
-	closedir(d);
-}
-
 /* The target's state, made on first use; with create, DIR is made (and
  * its name made durable in its parent) when missing. */
 static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *err)
@@ -181,7 +141,7 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 	if (f->rootfd < 0) {
 		if ((f->rootfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
 		    errno == ENOENT && create) {
-			if ((rc = ct_mkdirs(t->dir, 0750, err)) != CT_OK)
+			if ((rc = ct_mkdirs(t->dir, 0700, err)) != CT_OK)
 				return rc;
 			f->rootfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		}
@@ -205,7 +165,7 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 		if ((f->tmpfd = openat(f->rootfd, TMPDIR, O_RDONLY | O_DIRECTORY |
 		                       O_NOFOLLOW | O_CLOEXEC)) < 0)
 			return ct_tfile_whynot(f->rootfd, f->tmppath, TMPDIR, errno, err);
-		sweep(f->tmpfd, 0);
+		ct_tmp_sweep(f->tmpfd, CT_TARGET_TMP_STALE);
 	}
 	*fp = f;
 	return CT_OK;
@@ -214,7 +174,7 @@ static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *er
 /*
  * Open the directory rel (a key's directory part, "" for DIR) from DIR
  * with O_NOFOLLOW at every step; with create, make what is missing
- * (0750) and make the name of every directory on the way durable (fsync
+ * (0700) and make the name of every directory on the way durable (fsync
  * each parent), once per process for each directory, so one a killed run
  * made but never synced is covered too.  The descriptor is remembered
  * (the caller gets its own duplicate in *fd), so the next object in the
@@ -249,7 +209,7 @@ static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
 		memcpy(comp, c, n);
 		comp[n] = '\0';
 		snprintf(path, sizeof path, "%s/%.*s", t->dir, (int)(c - rel + n), rel);
-		if (create && mkdirat(at, comp, 0750) < 0 && errno != EEXIST) {
+		if (create && mkdirat(at, comp, 0700) < 0 && errno != EEXIST) {
 			rc = ct_seterr(err, CT_ERR_IO, "mkdir \"%s\" failed: %s", path,
 			               strerror(errno));
 			close(at);
@@ -274,7 +234,7 @@ static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
 		c += n + (slash ? 1 : 0);
 	}
 	if (create) {
-		sweep(at, 1);
+		ct_tfile_sweep(at);
 		/* Not remembering (no memory) only means doing this again. */
 		i = f->nready++ % CT_TARGET_DIRCACHE;
 		free(f->ready[i].rel);
@@ -318,12 +278,12 @@ const char *ct_tfile_keybase(const char *key)
 	return slash ? slash + 1 : key;
 }
 
-/* Write objs[i] to a new temporary file in DIR/.tmp (mode 0640), left
+/* Write objs[i] to a new temporary file in DIR/.tmp (mode 0600), left
  * open for fsync.  On failure its status says why and no file is left. */
 static int writeone(struct ct_tfile *f, struct ct_obj *o, struct pend *p)
 {
 	o->attempts = 1;
-	if ((o->status = ct_dw_open(&p->dw, f->tmpfd, f->tmppath, NULL, 0640,
+	if ((o->status = ct_dw_open(&p->dw, f->tmpfd, f->tmppath, NULL, 0600,
 	                            o->err)) != CT_OK)
 		return o->status;
 	if ((o->status = ct_dw_write(&p->dw, o->data, o->len, o->err)) != CT_OK) {

@@ -68,7 +68,17 @@ case "$(summary) $(cat "$T/err")" in
 *) ok 0 "the summary names no email or cell" ;;
 esac
 is 640 "$(stat -c %a "$FILE")" "mode 0640"
-is 750 "$(stat -c %a "$CSV")" "csv_dir created 0750"
+# A csv run killed between create and rename leaves its temporary in
+# csv_dir: the next run removes it once an hour old, and nothing else.
+: >"$CSV/.tmp-0123456789abcdef" && touch -d '-2 hours' "$CSV/.tmp-0123456789abcdef"
+: >"$CSV/.tmp-00000000000000ff"
+: >"$CSV/.tmp-notmine" && touch -d '-2 hours' "$CSV/.tmp-notmine"
+csvx --day "$DAY"
+ok "$(test ! -e "$CSV/.tmp-0123456789abcdef" && test -f "$CSV/.tmp-00000000000000ff" &&
+	test -f "$CSV/.tmp-notmine"; echo $?)" \
+	"a killed run's stale temporary in csv_dir is removed, nothing else"
+rm -f "$CSV"/.tmp-*
+is 700 "$(stat -c %a "$CSV")" "csv_dir created 0700 (the owner's alone)"
 
 parse "$FILE"
 is 0 $? "csv-parse reads it in strict mode (no BOM, CRLF, 5 columns, header)"

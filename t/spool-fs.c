@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ct_spool.h"
@@ -266,6 +267,23 @@ static void test_symlinks(void)
 	ct_spool_close(&s);
 }
 
+/* Make sent/DAY, last filed into at noon of "when" (YYYY-MM-DD): the
+ * mtime a directory gets from the host's clock as records go in. */
+static void filed(const char *day, const char *when)
+{
+	char sub[32], iso[32];
+	struct timespec ts[2];
+	int64_t us = 0;
+
+	snprintf(sub, sizeof sub, "sent/%s", day);
+	mkdir(at(sub), 0700);
+	snprintf(iso, sizeof iso, "%sT12:00:00Z", when);
+	ct_time_parse(iso, &us);
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)(us / 1000000);
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	utimensat(AT_FDCWD, at(sub), ts, 0);
+}
+
 static void test_clock(void)
 {
 	struct ct_spool s;
@@ -274,10 +292,10 @@ static void test_clock(void)
 	int64_t now;
 
 	ok(fresh(&s, "clock"), "a spool for the clock");
-	mkdir(at("sent/2026-01-01"), 0700);
-	mkdir(at("sent/2026-02-01"), 0700);
-	mkdir(at("sent/2026-03-01"), 0700);
 	touch("sent/2026-01-01/1.1.a.json");
+	filed("2026-01-01", "2026-01-01");
+	filed("2026-02-01", "2026-02-01");
+	filed("2026-03-01", "2026-03-01");
 
 	/* Behind: earlier than the newest day filed. */
 	ct_time_parse("2026-02-15T12:00:00Z", &now);
@@ -304,6 +322,34 @@ static void test_clock(void)
 	       "the newest filed");
 	ok(!exists("sent/2026-01-01") && exists("sent/2026-02-01") &&
 	   exists("sent/2026-03-01"), "... sent/2026-02-01 and later stay");
+	ct_spool_close(&s);
+
+	/* A record that ends in 2099 (valid: years to 9999) was filed on
+	 * 2026-03-01 by a right clock: its day is no sign of a clock behind,
+	 * and prune goes on as every day before it. */
+	ok(fresh(&s, "future"), "a spool with a record of 2099");
+	filed("2026-01-01", "2026-01-01");
+	filed("2026-03-01", "2026-03-01");
+	filed("2099-01-01", "2026-03-01");
+	ct_time_parse("2026-03-01T18:00:00Z", &now);
+	if (!is_int(CT_OK, ct_spool_prune(&s, 35, now, &removed, err),
+	            "a day filed from the future does not stop prune"))
+		diag("%s", err);
+	ok(removed == 1 && !exists("sent/2026-01-01") && exists("sent/2026-03-01") &&
+	   exists("sent/2099-01-01"), "... the day over 35 days old goes, the rest stay");
+	/* The same spool when the clock is then set back before 2026-03-01:
+	 * the file system saw records filed later, so that is refused. */
+	ct_time_parse("2026-02-20T12:00:00Z", &now);
+	is_int(CT_ERR_INPUT, ct_spool_prune(&s, 0, now, &removed, err),
+	       "... but a clock set back before the last filing still is refused");
+	/* ... and a clock two years ahead may not use the day of 2099 to
+	 * call the real days old. */
+	filed("2026-02-15", "2026-02-15");
+	ct_time_parse("2028-03-01T12:00:00Z", &now);
+	is_int(CT_OK, ct_spool_prune(&s, 35, now, &removed, err),
+	       "... a clock two years ahead beside the day of 2099");
+	ok(removed == 0 && exists("sent/2026-02-15") && exists("sent/2026-03-01") &&
+	   exists("sent/2099-01-01"), "... removes none of the days the records call recent");
 	ct_spool_close(&s);
 }
 

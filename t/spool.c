@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ct_spool.h"
@@ -471,6 +472,55 @@ static void test_recover_both(void)
 	top[len] = '\0';
 }
 
+/* A writer killed between create and rename leaves tmp/NAME: recover
+ * removes such a file once it is over 36 hours old (the Maildir rule),
+ * never a young one (a writer may still be at it) and never a file that
+ * is not a record's name, in a spool of its own. */
+static void test_sweep_tmp(void)
+{
+	struct ct_spool s;
+	char err[CT_ERRLEN] = "", p[PATH_MAX + 64];
+	struct timespec old[2];
+	size_t nr = 0, len = strlen(top);
+	const char *aged[] = { "tmp/1.1.aa.json", "tmp/notarecord", "tmp/2.1.bb.json" };
+
+	strncat(top, "-sweep", sizeof(top) - len - 1);
+	ok(ct_spool_open(&s, top, 1, err) == CT_OK && ct_spool_lock(&s, err) == CT_OK,
+	   "a spool for the tmp/ sweep");
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 37 * 3600;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	for (size_t i = 0; i < 3; i++) {
+		touch(aged[i], rec);
+		snprintf(p, sizeof(p), "%s/%s", top, aged[i]);
+		if (i < 2)
+			utimensat(AT_FDCWD, p, old, 0);
+	}
+	/* The exporter's own temporaries (NAME.why, .last-run.json) of a
+	 * killed run: an hour old, in failed/ and the root. */
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 2 * 3600;
+	{
+		const char *mine[] = { "failed/.tmp-0123456789abcdef", ".tmp-fedcba9876543210",
+		                       "failed/.tmp-abc", "failed/.tmp-0123456789abcdef.why" };
+		for (size_t i = 0; i < 4; i++) {
+			touch(mine[i], rec);
+			snprintf(p, sizeof(p), "%s/%s", top, mine[i]);
+			utimensat(AT_FDCWD, p, old, 0);
+		}
+	}
+	touch("failed/.tmp-00000000000000ff", rec);
+	ok(ct_spool_recover(&s, &nr, err) == CT_OK, "recover");
+	ok(!exists("failed/.tmp-0123456789abcdef") && !exists(".tmp-fedcba9876543210"),
+	   "a killed run's temporaries in failed/ and the root are removed");
+	ok(exists("failed/.tmp-00000000000000ff") && exists("failed/.tmp-abc") &&
+	   exists("failed/.tmp-0123456789abcdef.why"),
+	   "... not a young one, nor a name of another pattern");
+	ok(!exists("tmp/1.1.aa.json"), "a writer's file in tmp/ over 36 hours old is removed");
+	ok(exists("tmp/2.1.bb.json"), "... a young one stays");
+	ok(exists("tmp/notarecord"), "... and so does an old file that is not a record's name");
+	ct_spool_close(&s);
+	top[len] = '\0';
+}
+
 int main(void)
 {
 	const char *tmpdir = getenv("TMPDIR");
@@ -491,6 +541,7 @@ int main(void)
 	test_many();
 	test_put_fails();
 	test_recover_both();
+	test_sweep_tmp();
 	plan(tap_n);
 	top[strlen(top) - 6] = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
