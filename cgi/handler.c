@@ -224,7 +224,8 @@ declared(const char *s)
 	return n;
 }
 
-/* Read exactly len bytes of body into h->in; -1 when it ends early. */
+/* Read exactly len bytes of body into h->in; -1 when it ends early, -2
+ * when memory ran out (ours, not the client's fault). */
 static int
 readbody(struct ct_handler *h, const struct ct_http_req *rq, size_t len)
 {
@@ -242,9 +243,31 @@ readbody(struct ct_handler *h, const struct ct_http_req *rq, size_t len)
 		if ((n = rq->read(rq->read_ctx, chunk, want)) <= 0)
 			return -1;
 		if (ct_buf_add(&h->in, chunk, (size_t)n) != CT_OK)
-			return -1;
+			return -2;
 	}
 	return 0;
+}
+
+/*
+ * A string taken whole: no NUL (json-c keeps "\u0000" in a string whose
+ * C reading would stop there) and no control character, C0, DEL or C1
+ * (U+0080..U+009F, "\xc2\x80".."\xc2\x9f" in UTF-8).  A name or an
+ * attribute is shown to people and read by C code downstream.
+ */
+static int
+clean(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f ||
+		    (ch == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+		     (unsigned char)s[i + 1] <= 0x9f))
+			return 0;
+	}
+	return 1;
 }
 
 /*
@@ -283,8 +306,10 @@ agentreq(struct json_object *req, const char **name, const char **meta)
 	if (!json_object_is_type(a0, json_type_object))
 		return "room_config.agents[0]: must be an object";
 	if ((m = member(a0, "agent_name", json_type_string, &v)) < 0 ||
-	    (m > 0 && json_object_get_string_len(v) > CT_TOKEN_AGENT_MAX))
-		return "room_config.agents[0].agent_name: must be a string of at most 128 bytes";
+	    (m > 0 && (json_object_get_string_len(v) > CT_TOKEN_AGENT_MAX ||
+	               !clean(json_object_get_string(v), (size_t)json_object_get_string_len(v)))))
+		return "room_config.agents[0].agent_name: must be a string of at most 128 bytes "
+		       "without control characters";
 	if (m > 0)
 		*name = json_object_get_string(v);
 	if ((m = member(a0, "metadata", json_type_string, &v)) < 0 ||
@@ -300,7 +325,8 @@ static const char *
 attrsreq(struct json_object *req, struct json_object **attrs)
 {
 	static const char msg[] =
-		"participant_attributes: must be an object of strings of at most 16384 bytes";
+		"participant_attributes: must be an object of strings of at most 16384 bytes "
+		"without control characters";
 	size_t total = 0;
 	int m;
 
@@ -308,9 +334,10 @@ attrsreq(struct json_object *req, struct json_object **attrs)
 		return m < 0 ? msg : NULL;
 	json_object_object_foreach(*attrs, k, v) {
 		/* A NUL ("\u0000") would be cut by C readers and is refused by
-		 * JWT libraries built on jansson: refuse it here. */
-		if (!json_object_is_type(v, json_type_string) ||
-		    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+		 * JWT libraries built on jansson: refuse it, and every other
+		 * control character, in keys and values. */
+		if (!json_object_is_type(v, json_type_string) || !clean(k, strlen(k)) ||
+		    !clean(json_object_get_string(v), (size_t)json_object_get_string_len(v)))
 			return msg;
 		total += strlen(k) + (size_t)json_object_get_string_len(v);
 		if (total > CT_TOKEN_ATTRS_MAX)
@@ -398,8 +425,11 @@ token(struct ct_handler *h, const char *origin, int64_t now_us)
 	const char *why, *name = NULL, *agent, *meta;
 	int m, rc;
 
-	if (ct_json_parse(h->in.p, h->in.len, REQ_DEPTH, &req, h->err) != CT_OK ||
-	    !json_object_is_type(req, json_type_object)) {
+	if ((rc = ct_json_parse(h->in.p, h->in.len, REQ_DEPTH, &req, h->err)) == CT_ERR_NOMEM) {
+		fail(h, 500, "server_error", "internal error", NULL, origin);
+		goto out;
+	}
+	if (rc != CT_OK || !json_object_is_type(req, json_type_object)) {
 		fail(h, 400, "invalid_json", "the body must be a JSON object", NULL, origin);
 		goto out;
 	}
@@ -418,9 +448,10 @@ token(struct ct_handler *h, const char *origin, int64_t now_us)
 	}
 	ct_email_mask(email, h->email, sizeof(h->email));
 	if ((m = member(req, "participant_name", json_type_string, &v)) < 0 ||
-	    (m > 0 && json_object_get_string_len(v) > CT_TOKEN_NAME_MAX)) {
-		fail(h, 400, "invalid_field",
-		     "participant_name: must be a string of at most 128 bytes", NULL, origin);
+	    (m > 0 && (json_object_get_string_len(v) > CT_TOKEN_NAME_MAX ||
+	               !clean(json_object_get_string(v), (size_t)json_object_get_string_len(v))))) {
+		fail(h, 400, "invalid_field", "participant_name: must be a string of at most "
+		     "128 bytes without control characters", NULL, origin);
 		goto out;
 	}
 	if (m > 0)
@@ -468,6 +499,7 @@ ct_handler_run(struct ct_handler *h, const struct ct_http_req *rq, int64_t now_u
 	const char *cors = h->conf->cors_origin;
 	enum route r = route(rq->path);
 	long len;
+	int rc;
 
 	h->status = 500;
 	h->code = NULL;
@@ -517,7 +549,12 @@ ct_handler_run(struct ct_handler *h, const struct ct_http_req *rq, int64_t now_u
 		     NULL, origin);
 		return;
 	}
-	if (readbody(h, rq, (size_t)len) != 0) {
+	if ((rc = readbody(h, rq, (size_t)len)) == -2) {
+		snprintf(h->err, sizeof(h->err), "body: out of memory");
+		fail(h, 500, "server_error", "internal error", NULL, origin);
+		return;
+	}
+	if (rc != 0) {
 		snprintf(h->err, sizeof(h->err), "body: shorter than its Content-Length");
 		fail(h, 400, "invalid_json", "the body ended before its Content-Length", NULL, origin);
 		return;

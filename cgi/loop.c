@@ -9,11 +9,29 @@
  * every connection that is ready, where a thread per connection
  * (libfcgi's model) pays a sleep and a wake-up per request.
  *
- * Bounds: CONNS_MAX connections per loop (the listening socket is left
- * alone while full, so further connections wait in its backlog), one
- * FastCGI record of input per connection (fcgi.h), OUT_MAX of answers
- * not yet written; while a connection's answer is unwritten its input is
- * not read.
+ * Resources (nginx's ngx_event_accept.c habits, SPEC section 6):
+ *
+ *   - Every connection sits on one of three lists, newest first: NEW
+ *     (accepted, not a byte yet), BUSY (a request under way, or answers
+ *     the peer is not reading) and IDLE (kept alive between requests).
+ *     A list's oldest entry is at its tail, so the timeouts cost one look
+ *     at three tails per round: NEW and BUSY connections are closed after
+ *     --timeout, IDLE ones after KEEP_MS (longer than nginx's upstream
+ *     keepalive_timeout, so nginx lets go first).
+ *   - At the connection limit the oldest NEW or IDLE connection is closed
+ *     to make room (ngx_drain_connections); only when every connection is
+ *     busy does the listening socket wait.  The limit comes from
+ *     RLIMIT_NOFILE (ct_loop_work).
+ *   - accept() failing for want of descriptors or memory (EMFILE, ENFILE,
+ *     ENOBUFS, ENOMEM) takes the listening socket out of the epoll set
+ *     and puts it back ACCEPT_PAUSE ms later: no sleep, no exit.
+ *   - One FastCGI record of input per connection (fcgi.h); answers stop
+ *     being made once OUT_HIGH bytes wait to be written, and the
+ *     connection is not read until they are, so a peer that pipelines
+ *     requests and never reads holds at most about OUT_HIGH.
+ *   - SIGTERM: the listening socket is left to the next process (systemd
+ *     keeps it), idle connections are closed, requests in flight get
+ *     STOP_MS to finish, then the loop returns.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,8 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -32,17 +52,27 @@
 #include "handler.h"
 #include "loop.h"
 
-#define CONNS_MAX     1024
+#define CONNS_MAX     1024          /* per loop; fewer when descriptors are short */
+#define FDS_RESERVED  16            /* stdio, the sockets, signalfd, libc's own */
 #define EVENTS        64
 #define IN_FIRST      (16 * 1024)
-#define OUT_MAX       (1024 * 1024)
-#define ACCEPT_FAILS  50            /* in a row, 100 ms apart */
+#define OUT_MAX       (1024 * 1024) /* one connection's unwritten answers, hard cap */
+#define OUT_HIGH      (64 * 1024)   /* no more answers made above this */
+#define ACCEPT_PAUSE  100           /* ms the listener rests after EMFILE & co. */
+#define KEEP_MS       75000         /* an idle kept-alive connection */
+#define STOP_MS       10000         /* after SIGTERM, for the requests in flight */
+#define STOP_NEW_MS   1000          /* after SIGTERM, for a new connection's request */
 #define THREADS_MAX   256
 
+enum { L_NEW, L_BUSY, L_IDLE, NLISTS };
+
 struct conn {
-	struct conn *prev, *next;   /* the loop's list, for closing them all */
-	int fd;
+	struct conn *prev, *next;   /* on lists[list]; next also chains the dead */
+	int64_t t;                  /* ms: when it came onto its list, or last answered */
+	int list;
+	int fd;                     /* -1 once closed (freed at the end of the round) */
 	int writing;                /* EPOLLOUT armed, EPOLLIN not */
+	int answered;               /* a request was answered since it was placed */
 	unsigned char *in;
 	size_t len, cap;
 	struct ct_buf out;
@@ -50,40 +80,131 @@ struct conn {
 	struct ct_fcgi_req req;
 };
 
+struct list {
+	struct conn *head, *tail;
+};
+
 struct loop {
 	int ep, lfd, sfd;
-	struct conn *conns;
-	size_t nconn;
-	int accepting;
-	int fails;
+	struct list lists[NLISTS];
+	int64_t to[NLISTS];         /* ms a connection may stay on each list */
+	struct conn *dead;          /* closed this round, freed after it */
+	size_t nconn, max;
+	int accepting;              /* the listener is in the epoll set */
+	int64_t pause_until;        /* ms: the listener rests until then (0: not) */
+	int64_t limit_logged;       /* ms: the last "at the limit" line */
+	int stopping;
+	int64_t stop_at;
+	int64_t now;                /* ms, monotonic, read once per round */
 	struct ct_handler h;
 };
 
 /* epoll tags for the two sockets that are not connections */
 static char tag_listen, tag_stop;
 
-static int failed;   /* a loop gave up on the socket: the worker exits 1 */
+static int failed;   /* a loop gave up: the worker exits 1 */
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the lists ------------------------------------------------------ */
+
+static void
+unlist(struct loop *lp, struct conn *c)
+{
+	struct list *l = &lp->lists[c->list];
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+push(struct loop *lp, struct conn *c, int list)
+{
+	struct list *l = &lp->lists[list];
+
+	c->list = list;
+	c->t = lp->now;
+	c->prev = NULL;
+	c->next = l->head;
+	if (l->head)
+		l->head->prev = c;
+	else
+		l->tail = c;
+	l->head = c;
+}
+
+/* File c on list.  A connection that stays BUSY keeps its time (a request
+ * must finish within the timeout) unless it answered one meanwhile. */
+static void
+place(struct loop *lp, struct conn *c, int list)
+{
+	if (list == L_BUSY && c->list == L_BUSY && !c->answered)
+		return;
+	c->answered = 0;
+	unlist(lp, c);
+	push(lp, c, list);
+}
+
+/* ---- the listening socket -------------------------------------------- */
+
+static void
+listen_on(struct loop *lp)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &tag_listen };
+
+	if (!lp->accepting && epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->lfd, &ev) == 0)
+		lp->accepting = 1;
+}
+
+static void
+listen_off(struct loop *lp)
+{
+	if (lp->accepting && epoll_ctl(lp->ep, EPOLL_CTL_DEL, lp->lfd, NULL) == 0)
+		lp->accepting = 0;
+}
+
+/* ---- a connection ---------------------------------------------------- */
+
+/* Close c now; its memory goes when the round ends, since an event for
+ * it may still be waiting in this round's batch. */
 static void
 conn_close(struct loop *lp, struct conn *c)
 {
 	close(c->fd);   /* also takes it out of the epoll set */
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		lp->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c->in);
-	ct_buf_free(&c->out);
-	ct_fcgi_free(&c->req);
-	free(c);
+	c->fd = -1;
+	unlist(lp, c);
+	c->next = lp->dead;
+	lp->dead = c;
 	lp->nconn--;
-	if (!lp->accepting) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &tag_listen };
+	if (!lp->accepting && !lp->stopping && lp->pause_until == 0)
+		listen_on(lp);
+}
 
-		if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->lfd, &ev) == 0)
-			lp->accepting = 1;
+static void
+bury(struct loop *lp)
+{
+	while (lp->dead) {
+		struct conn *c = lp->dead;
+
+		lp->dead = c->next;
+		free(c->in);
+		ct_buf_free(&c->out);
+		ct_fcgi_free(&c->req);
+		free(c);
 	}
 }
 
@@ -98,8 +219,8 @@ want(struct loop *lp, struct conn *c, int writing)
 	return epoll_ctl(lp->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Write what is pending.  -1: the connection is finished with (closed
- * by us, gone, or done and not to be kept); 0: keep it. */
+/* Write what is pending.  -1: closed; 0: all written; 1: the socket is
+ * full (EPOLLOUT armed, input no longer read). */
 static int
 flush(struct loop *lp, struct conn *c)
 {
@@ -109,9 +230,10 @@ flush(struct loop *lp, struct conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (want(lp, c, 1) != 0)
-				break;
-			return 0;
+			if (want(lp, c, 1) == 0)
+				return 1;
+			conn_close(lp, c);
+			return -1;
 		}
 		if (n <= 0) {
 			conn_close(lp, c);
@@ -121,10 +243,6 @@ flush(struct loop *lp, struct conn *c)
 	}
 	ct_buf_reset(&c->out);
 	c->out_off = 0;
-	if (c->req.close || want(lp, c, 0) != 0) {
-		conn_close(lp, c);
-		return -1;
-	}
 	return 0;
 }
 
@@ -154,42 +272,39 @@ answer(struct loop *lp, struct conn *c)
 		return -1;
 	}
 	ct_handler_log(h, ct_time_now_us() - t0);
+	c->answered = 1;
 	return 0;
 }
 
-/* The connection is readable: read once, answer every request that is
- * complete, write the answers. */
-static void
-serve(struct loop *lp, struct conn *c)
+/*
+ * Answer the whole requests in c->in while fewer than OUT_HIGH bytes of
+ * answers wait.  -1: closed; 0: the input is used up; 1: input is left
+ * for when the answers are written.
+ */
+static int
+process(struct loop *lp, struct conn *c)
 {
 	char err[CT_ERRLEN];
 	size_t p = 0, used;
-	ssize_t n;
-	int rc;
+	int rc, full = 0;
 
-	do
-		n = read(c->fd, c->in + c->len, c->cap - c->len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (n <= 0) {
-		conn_close(lp, c);
-		return;
-	}
-	c->len += (size_t)n;
-	for (;;) {
+	while (!c->req.close) {
+		if (c->out.len - c->out_off >= OUT_HIGH) {
+			full = 1;
+			break;
+		}
 		rc = ct_fcgi_feed(&c->req, c->in + p, c->len - p, &used, &c->out, err);
 		p += used;
 		if (rc == CT_FCGI_BAD) {
 			ct_log("FastCGI: %s; connection closed", err);
 			conn_close(lp, c);
-			return;
+			return -1;
 		}
-		if (rc == CT_FCGI_MORE || c->req.close)
+		if (rc == CT_FCGI_MORE)
 			break;
 		if (answer(lp, c) != 0) {
 			conn_close(lp, c);
-			return;
+			return -1;
 		}
 	}
 	memmove(c->in, c->in + p, c->len - p);
@@ -202,40 +317,105 @@ serve(struct loop *lp, struct conn *c)
 		if (in == NULL) {
 			ct_log("out of memory for a FastCGI record; connection closed");
 			conn_close(lp, c);
-			return;
+			return -1;
 		}
 		c->in = in;
 		c->cap = cap;
 	}
-	flush(lp, c);
+	return full;
+}
+
+/* Answer and write until the input is used up or the peer stops reading,
+ * then file the connection where its state puts it. */
+static void
+pump(struct loop *lp, struct conn *c)
+{
+	int more, w;
+
+	do {
+		if ((more = process(lp, c)) < 0 || (w = flush(lp, c)) < 0)
+			return;
+	} while (w == 0 && more == 1);
+	if (w == 1) {
+		place(lp, c, L_BUSY);
+		return;
+	}
+	if (c->req.close || (lp->stopping && !c->req.active && c->len == 0) ||
+	    want(lp, c, 0) != 0) {
+		conn_close(lp, c);
+		return;
+	}
+	place(lp, c, c->req.active || c->len ? L_BUSY : L_IDLE);
+}
+
+/* The connection is readable: read once, then answer and write. */
+static void
+serve(struct loop *lp, struct conn *c)
+{
+	ssize_t n;
+
+	do
+		n = read(c->fd, c->in + c->len, c->cap - c->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		conn_close(lp, c);
+		return;
+	}
+	c->len += (size_t)n;
+	pump(lp, c);
+}
+
+/* Close the oldest connection that waits for nothing but a request, to
+ * make room for a new one.  0 when every connection is busy. */
+static int
+evict(struct loop *lp)
+{
+	struct conn *a = lp->lists[L_NEW].tail, *b = lp->lists[L_IDLE].tail;
+
+	if (a == NULL && b == NULL)
+		return 0;
+	if (a == NULL || (b != NULL && b->t < a->t))
+		a = b;
+	if (lp->now - lp->limit_logged >= 10000) {
+		ct_log("at the limit of %zu connections: closing the oldest idle ones", lp->max);
+		lp->limit_logged = lp->now;
+	}
+	conn_close(lp, a);
+	return 1;
 }
 
 static void
 accept_all(struct loop *lp)
 {
-	for (;;) {
+	while (lp->accepting) {
 		struct epoll_event ev;
 		struct conn *c;
-		int fd = accept4(lp->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		int fd, one = 1;
 
-		if (fd < 0) {
+		if (lp->nconn >= lp->max && !evict(lp)) {
+			/* Every connection busy: new ones wait in the backlog
+			 * until one closes (conn_close puts the listener back). */
+			listen_off(lp);
+			return;
+		}
+		if ((fd = accept4(lp->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			/* EMFILE and friends pass; a socket that keeps failing
-			 * ends the worker so the supervisor starts a new one. */
-			if (++lp->fails >= ACCEPT_FAILS) {
-				ct_log("accept keeps failing: %s; worker exits", strerror(errno));
-				failed = 1;
-				kill(getpid(), SIGTERM);
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				ct_log("accept: %s (%zu connections); accepting again in %d ms",
+				       strerror(errno), lp->nconn, ACCEPT_PAUSE);
+				listen_off(lp);
+				lp->pause_until = lp->now + ACCEPT_PAUSE;
 				return;
 			}
 			ct_log("accept: %s", strerror(errno));
-			usleep(100 * 1000);
 			return;
 		}
-		lp->fails = 0;
 		/* TCP (--listen HOST:PORT): answers go out at once.  A unix
 		 * socket refuses the option, harmlessly. */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -249,24 +429,70 @@ accept_all(struct loop *lp)
 		c->cap = IN_FIRST;
 		ct_buf_init(&c->out, OUT_MAX);
 		ct_fcgi_init(&c->req);
+		push(lp, c, L_NEW);
+		lp->nconn++;
 		ev.events = EPOLLIN;
 		ev.data.ptr = c;
-		c->next = lp->conns;
-		if (c->next)
-			c->next->prev = c;
-		lp->conns = c;
-		lp->nconn++;
 		if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			ct_log("epoll_ctl: %s; connection closed", strerror(errno));
 			conn_close(lp, c);
-			continue;
-		}
-		if (lp->nconn >= CONNS_MAX) {
-			epoll_ctl(lp->ep, EPOLL_CTL_DEL, lp->lfd, NULL);
-			lp->accepting = 0;
-			return;
 		}
 	}
+}
+
+/* ---- the round ------------------------------------------------------- */
+
+/* Close what overstayed on each list: only tails need a look. */
+static void
+expire(struct loop *lp)
+{
+	int l;
+
+	for (l = 0; l < NLISTS; l++)
+		while (lp->lists[l].tail && lp->now - lp->lists[l].tail->t >= lp->to[l])
+			conn_close(lp, lp->lists[l].tail);
+	if (lp->pause_until && lp->now >= lp->pause_until) {
+		lp->pause_until = 0;
+		if (!lp->stopping)
+			listen_on(lp);
+	}
+}
+
+/* ms until the next thing falls due, for epoll_wait; -1: nothing. */
+static int
+next_due(const struct loop *lp)
+{
+	int64_t due = INT64_MAX;
+	int l;
+
+	for (l = 0; l < NLISTS; l++)
+		if (lp->lists[l].tail && lp->lists[l].tail->t + lp->to[l] < due)
+			due = lp->lists[l].tail->t + lp->to[l];
+	if (lp->pause_until && lp->pause_until < due)
+		due = lp->pause_until;
+	if (lp->stopping && lp->stop_at < due)
+		due = lp->stop_at;
+	if (due == INT64_MAX)
+		return -1;
+	/* The coarse clock may lag by a tick: never spin on a due time. */
+	return due <= lp->now ? 1 : (int)(due - lp->now > 60000 ? 60000 : due - lp->now + 1);
+}
+
+/* SIGTERM or SIGINT: accept no more (the backlog is the next process's
+ * when systemd holds the socket), let the idle go, let the busy finish. */
+static void
+begin_stop(struct loop *lp)
+{
+	lp->stopping = 1;
+	lp->stop_at = lp->now + STOP_MS;
+	listen_off(lp);
+	lp->pause_until = 0;
+	/* The signalfd stays readable: stop watching it, or every wait
+	 * would return at once. */
+	epoll_ctl(lp->ep, EPOLL_CTL_DEL, lp->sfd, NULL);
+	lp->to[L_IDLE] = 0;
+	if (lp->to[L_NEW] > STOP_NEW_MS)
+		lp->to[L_NEW] = STOP_NEW_MS;
 }
 
 static void *
@@ -274,17 +500,18 @@ run(void *arg)
 {
 	struct loop *lp = arg;
 	struct epoll_event evs[EVENTS];
-	int i, n, stop = 0;
+	int i, n;
 
 	/* The request lines of one round go out in one write, before the
 	 * loop sleeps again (a write per request was a tenth of its CPU). */
 	ct_log_hold();
-	while (!stop) {
+	lp->now = mono_ms();
+	for (;;) {
 		ct_log_flush();
-		n = epoll_wait(lp->ep, evs, EVENTS, -1);
+		n = epoll_wait(lp->ep, evs, EVENTS, next_due(lp));
+		lp->now = mono_ms();
 		if (n < 0 && errno != EINTR) {
 			ct_log("epoll_wait: %s; worker exits", strerror(errno));
-			ct_log_flush();
 			failed = 1;
 			kill(getpid(), SIGTERM);
 			break;
@@ -292,48 +519,69 @@ run(void *arg)
 		for (i = 0; i < n; i++) {
 			void *t = evs[i].data.ptr;
 
-			if (t == &tag_stop)
-				stop = 1;
-			else if (t == &tag_listen)
+			if (t == &tag_stop) {
+				if (!lp->stopping)
+					begin_stop(lp);
+			} else if (t == &tag_listen) {
 				accept_all(lp);
-			else if (((struct conn *)t)->writing)
-				flush(lp, t);
-			else
+			} else if (((struct conn *)t)->fd < 0) {
+				continue;   /* closed earlier in this round */
+			} else if (((struct conn *)t)->writing) {
+				pump(lp, t);
+			} else {
 				serve(lp, t);
+			}
 		}
+		expire(lp);
+		bury(lp);
+		if (lp->stopping && (lp->nconn == 0 || lp->now >= lp->stop_at))
+			break;
 	}
+	if (lp->nconn)
+		ct_log("stopping: %zu connections still busy after %d ms; closed",
+		       lp->nconn, STOP_MS);
 	ct_log_flush();
 	ct_token_thread_done();
 	return NULL;
 }
 
-/* The connections left when a loop stops: every answer already went
- * out (or was given up on), so they are only closed. */
 static void
 close_all(struct loop *lp)
 {
-	while (lp->conns)
-		conn_close(lp, lp->conns);
+	int l;
+
+	for (l = 0; l < NLISTS; l++)
+		while (lp->lists[l].head)
+			conn_close(lp, lp->lists[l].head);
+	bury(lp);
 }
 
 static int
-loop_init(struct loop *lp, int lfd, int sfd, const struct ct_conf *conf)
+loop_init(struct loop *lp, int lfd, int sfd, size_t max, int timeout_ms,
+          const struct ct_conf *conf)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &tag_listen };
 	struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &tag_stop };
 
 	memset(lp, 0, sizeof(*lp));
 	lp->lfd = lfd;
 	lp->sfd = sfd;
+	lp->max = max;
+	lp->to[L_NEW] = lp->to[L_BUSY] = timeout_ms;
+	lp->to[L_IDLE] = KEEP_MS;
+	lp->limit_logged = -10000;
 	if ((lp->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    epoll_ctl(lp->ep, EPOLL_CTL_ADD, lfd, &ev) != 0 ||
 	    epoll_ctl(lp->ep, EPOLL_CTL_ADD, sfd, &sev) != 0) {
 		ct_log("epoll: %s", strerror(errno));
 		if (lp->ep >= 0)
 			close(lp->ep);
 		return -1;
 	}
-	lp->accepting = 1;
+	listen_on(lp);
+	if (!lp->accepting) {
+		ct_log("epoll: the listening socket: %s", strerror(errno));
+		close(lp->ep);
+		return -1;
+	}
 	ct_handler_init(&lp->h, conf);
 	return 0;
 }
@@ -346,14 +594,33 @@ loop_free(struct loop *lp)
 	close(lp->ep);
 }
 
+/* Connections per loop that the descriptors allow: RLIMIT_NOFILE less a
+ * reserve, shared by the loops, at most CONNS_MAX. */
+static size_t
+conns_max(int nthreads)
+{
+	struct rlimit rl;
+	long spare;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= (rlim_t)CONNS_MAX * (rlim_t)nthreads + FDS_RESERVED + 2 * nthreads)
+		return CONNS_MAX;
+	spare = (long)rl.rlim_cur - FDS_RESERVED - 2L * nthreads;
+	spare = spare > nthreads ? spare / nthreads : 1;
+	ct_log("RLIMIT_NOFILE is %ld: at most %ld connections per loop",
+	       (long)rl.rlim_cur, spare);
+	return (size_t)spare;
+}
+
 int
-ct_loop_work(int lfd, int nthreads, const struct ct_conf *conf)
+ct_loop_work(int lfd, int nthreads, int timeout_ms, const struct ct_conf *conf)
 {
 	struct loop *lps;
 	pthread_t tids[THREADS_MAX];
 	sigset_t stop;
 	struct sigaction sa;
 	int sfd, i, n = 0, fl;
+	size_t max;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
@@ -375,13 +642,14 @@ ct_loop_work(int lfd, int nthreads, const struct ct_conf *conf)
 	}
 	if (nthreads > THREADS_MAX)
 		nthreads = THREADS_MAX;
+	max = conns_max(nthreads);
 	if ((lps = calloc((size_t)nthreads, sizeof(*lps))) == NULL) {
 		ct_log("out of memory");
 		close(sfd);
 		return 1;
 	}
 	for (i = 0; i < nthreads; i++)
-		if (loop_init(&lps[i], lfd, sfd, conf) != 0)
+		if (loop_init(&lps[i], lfd, sfd, max, timeout_ms, conf) != 0)
 			break;
 	n = i;
 	/* Loop 0 runs on this thread, the others on their own. */

@@ -9,10 +9,13 @@
 
 /*
  * Serve the listening socket lfd (made non-blocking here) with nthreads
- * event loops until SIGTERM or SIGINT reaches the process, then return
- * 0; 1 when the socket keeps failing (the supervisor starts a new
- * worker).  Each loop answers requests with its own ct_handler.
+ * event loops until SIGTERM or SIGINT reaches the process; then accept
+ * no more, finish the requests in flight (at most 10 s) and return 0;
+ * 1 when a loop could not run (the supervisor starts a new worker).
+ * A connection that sends nothing, or stalls mid-request or unread, for
+ * timeout_ms is closed.  Each loop answers requests with its own
+ * ct_handler.
  */
-int ct_loop_work(int lfd, int nthreads, const struct ct_conf *conf);
+int ct_loop_work(int lfd, int nthreads, int timeout_ms, const struct ct_conf *conf);
 
 #endif /* CT_LOOP_H */

@@ -3,19 +3,23 @@
  * What a request means is handler.c's business; this file only moves
  * bytes between a web server and the handler.
  *
- * Three ways to run (SPEC section 3):
+ * Where the listening socket comes from (SPEC sections 3 and 6), first
+ * match wins:
  *
- *   --listen unix:PATH | HOST:PORT   we open the socket, fork --workers
+ *   --listen unix:PATH | HOST:PORT   we open it (sock.c), fork --workers
  *                                    processes and respawn any that die;
+ *   systemd (LISTEN_FDS, LISTEN_PID) fd 3, the socket unit's: it outlives
+ *                                    us, so a restart drops nothing;
+ *                                    --workers processes as for --listen;
  *   under spawn-fcgi                 fd 0 is the listening socket;
  *   as a plain CGI program           one request from the environment
  *                                    and stdin, then exit.
  *
  * Each worker process serves all its connections from one event loop
  * (loop.c; --threads N runs N loops), so nginx may keep as many FastCGI
- * connections open as it likes.  libfcgi gives us the socket (FCGX_OpenSocket)
- * and tells a CGI start from a FastCGI one (FCGX_IsCGI); the records are
- * fcgi.c's.
+ * connections open as it likes.  The records are fcgi.c's; libfcgi opens
+ * no socket of ours (its FCGX_OpenSocket exits with errno on a bind
+ * failure, naming nothing).
  */
 #include "config.h"
 
@@ -34,24 +38,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fcgiapp.h>
-
 #include "handler.h"
 #include "loop.h"
+#include "sock.h"
 
 #define PROG          "calltrail-token"
 #define BACKLOG       1024
 #define WORKERS_MAX   256
 #define THREADS_MAX   256
 #define THREADS_DEF   1
+#define TIMEOUT_DEF   10            /* s: a connection silent mid-request */
+#define TIMEOUT_MAX   3600
+#define STOP_WAIT     15000         /* ms: workers finish (loop.c: 10 s), then SIGKILL */
 
 static const struct ct_conf *conf;
+static int timeout_ms = TIMEOUT_DEF * 1000;
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: " PROG " [-c FILE] [--listen unix:PATH|HOST:PORT] [--workers N] [--threads N]\n"
+	    "       " PROG " [--timeout SECONDS]\n"
 	    "       " PROG " --help | --version\n"
 	    "\n"
 	    "Mints LiveKit access tokens for the web form (POST /api/connection-details,\n"
@@ -59,12 +67,19 @@ usage(FILE *f)
 	    "  --listen ADDR   open the FastCGI socket, fork --workers N workers (default:\n"
 	    "                  online CPUs), each serving every connection it accepts\n"
 	    "                  from --threads N event loops (default %d)\n"
-	    "  (none)          under spawn-fcgi: fd 0 is the listening socket;\n"
+	    "  (none)          under systemd (LISTEN_FDS): fd 3 is the listening socket,\n"
+	    "                  served as with --listen; under spawn-fcgi: fd 0 is;\n"
 	    "                  from a CGI server: answer one request and exit\n"
+	    "  --timeout S     close a connection silent mid-request for S seconds\n"
+	    "                  (default %d); idle kept-alive ones go after 75 s\n"
+	    "The LiveKit secret: livekit_api_secret(_file), LIVEKIT_API_SECRET, else\n"
+	    "$CREDENTIALS_DIRECTORY/livekit-api-secret (systemd's LoadCredential=).\n"
+	    "Exit: 0 stopped, 64 usage, 69 the socket is another process's, 71 the\n"
+	    "socket could not be opened, 74 CGI output failed, 78 configuration.\n"
 	    "Configuration: -c FILE, else $CALLTRAIL_CONF, else %s;\n"
 	    "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET override it.\n"
 	    "See calltrail-token(8) and calltrail.conf(5).\n",
-	    THREADS_DEF, ct_conf_default_path());
+	    THREADS_DEF, TIMEOUT_DEF, ct_conf_default_path());
 }
 
 /* ---- one request ---------------------------------------------------- */
@@ -121,7 +136,7 @@ serve_cgi(void)
 static int
 work(int fd, int nthreads)
 {
-	return ct_loop_work(fd, nthreads, conf) == 0 ? EX_OK : EX_OSERR;
+	return ct_loop_work(fd, nthreads, timeout_ms, conf) == 0 ? EX_OK : EX_OSERR;
 }
 
 /* ---- the supervisor ------------------------------------------------ */
@@ -168,7 +183,8 @@ spawn(int fd, int nthreads, const sigset_t *oldmask)
 
 /*
  * Keep nworkers workers running on fd until SIGTERM or SIGINT, then pass
- * the signal on, wait for them (SIGKILL after 5 s) and return.  A worker
+ * the signal on, wait for them to finish their requests (SIGKILL after
+ * STOP_WAIT ms) and return.  A worker
  * that dies within a second of its start is restarted after a backoff that
  * doubles up to 30 s, so a broken worker cannot spin the CPU.
  */
@@ -231,7 +247,7 @@ supervise(int fd, int nworkers, int nthreads)
 	for (i = 0; i < nworkers; i++)
 		if (s[i].pid > 0)
 			kill(s[i].pid, SIGTERM);
-	deadline = mono_ms() + 5000;
+	deadline = mono_ms() + STOP_WAIT;
 	for (;;) {
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			for (i = 0; i < nworkers; i++)
@@ -245,50 +261,13 @@ supervise(int fd, int nworkers, int nthreads)
 			for (i = 0; i < nworkers; i++)
 				if (s[i].pid > 0)
 					kill(s[i].pid, SIGKILL);
-			deadline = mono_ms() + 5000;
+			deadline = mono_ms() + STOP_WAIT;
 		}
 		sigtimedwait(&set, NULL, &tick);
 	}
 	free(s);
 	slots = NULL;
 	return EX_OK;
-}
-
-/* Open the --listen socket; a stale unix socket file is removed first
- * (only a socket: never some other file a typo names). */
-static int
-open_listen(const char *addr, char **unixpath)
-{
-	struct stat st;
-	const char *path;
-	int fd;
-
-	*unixpath = NULL;
-	if (strncmp(addr, "unix:", 5) == 0) {
-		path = addr + 5;
-		if (*path == '\0' || strlen(path) >= 100) {
-			fprintf(stderr, PROG ": --listen %s: bad socket path\n", addr);
-			return -1;
-		}
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(path);
-		if ((fd = FCGX_OpenSocket(path, BACKLOG)) < 0) {
-			fprintf(stderr, PROG ": cannot listen on %s: %s\n", path, strerror(errno));
-			return -1;
-		}
-		/* nginx's user reaches it through the group. */
-		if (chmod(path, 0660) != 0)
-			fprintf(stderr, PROG ": chmod %s: %s\n", path, strerror(errno));
-		*unixpath = strdup(path);
-		return fd;
-	}
-	if (strchr(addr, ':') == NULL) {
-		fprintf(stderr, PROG ": --listen %s: want unix:PATH or HOST:PORT\n", addr);
-		return -1;
-	}
-	if ((fd = FCGX_OpenSocket(addr, BACKLOG)) < 0)
-		fprintf(stderr, PROG ": cannot listen on %s: %s\n", addr, strerror(errno));
-	return fd;
 }
 
 static int
@@ -311,9 +290,8 @@ int
 main(int argc, char **argv)
 {
 	static struct ct_conf c;
-	char err[CT_ERRLEN];
+	char err[CT_ERRLEN], warn[CT_ERRLEN];
 	const char *cfile = NULL, *listen = NULL;
-	char *unixpath = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int nworkers = ncpu > 0 ? (int)(ncpu > WORKERS_MAX ? WORKERS_MAX : ncpu) : 1;
 	int nthreads = THREADS_DEF, wset = 0, i, fd, rc;
@@ -343,6 +321,11 @@ main(int argc, char **argv)
 			if (number(a, v, THREADS_MAX, &nthreads) != 0)
 				return EX_USAGE;
 			i++;
+		} else if (v && strcmp(a, "--timeout") == 0) {
+			if (number(a, v, TIMEOUT_MAX, &timeout_ms) != 0)
+				return EX_USAGE;
+			timeout_ms *= 1000;
+			i++;
 		} else {
 			usage(stderr);
 			return EX_USAGE;
@@ -350,24 +333,27 @@ main(int argc, char **argv)
 	}
 	/* Loaded once: a worker never rereads it, and a bad file stops us
 	 * here rather than leaving a half-working service. */
-	if (ct_conf_load(&c, cfile, err) != CT_OK || ct_conf_require_livekit(&c, err) != CT_OK) {
+	if (ct_conf_load(&c, cfile, err) != CT_OK || ct_conf_require_livekit(&c, err, warn) != CT_OK) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return EX_CONFIG;
 	}
+	if (warn[0])
+		fprintf(stderr, PROG ": %s\n", warn);
 	conf = &c;
-	if (FCGX_Init() != 0) {
-		fprintf(stderr, PROG ": FCGX_Init failed\n");
-		return EX_OSERR;
-	}
+	/* Descriptors are connections: take what the hard limit allows
+	 * (systemd's soft 1024 is below one loop's 1024 connections). */
+	ct_sock_raise_nofile();
 	if (listen) {
-		if ((fd = open_listen(listen, &unixpath)) < 0)
-			rc = EX_OSERR;
-		else
+		struct ct_sock_owned own;
+
+		if ((rc = ct_sock_listen(PROG, listen, BACKLOG, &fd, &own)) == EX_OK)
 			rc = supervise(fd, nworkers, nthreads);
-		if (unixpath)
-			unlink(unixpath);
-		free(unixpath);
-	} else if (!FCGX_IsCGI()) {
+		ct_sock_release(&own);
+	} else if ((fd = ct_sock_systemd(PROG)) >= 0) {
+		rc = supervise(fd, nworkers, nthreads);
+	} else if (fd == -2) {
+		rc = EX_OSERR;
+	} else if (ct_sock_is_listener(STDIN_FILENO)) {
 		/* spawn-fcgi: fd 0 listens.  -F N there forks us N times. */
 		rc = wset ? supervise(0, nworkers, nthreads) : work(0, nthreads);
 	} else {

@@ -149,9 +149,9 @@ str(const char *s, int may_be_null, const char *what)
 }
 
 static void
-accepted(const struct ct_conf *c)
+accepted(struct ct_conf *c)
 {
-	char err[CT_ERRLEN];
+	char err[CT_ERRLEN], warn[CT_ERRLEN];
 	size_t i;
 
 	str(c->livekit_url, 1, "livekit_url");
@@ -192,7 +192,7 @@ accepted(const struct ct_conf *c)
 	      "no AWS credentials from a scrubbed environment");
 	CHECK(c->path && strcmp(c->path, conf) == 0, "path is the file read");
 	err[0] = '\0';
-	if (ct_conf_require_livekit(c, err) != CT_OK)
+	if (ct_conf_require_livekit(c, err, warn) != CT_OK)
 		CHECK(err[0] != '\0', "require_livekit says why");
 }
 

@@ -74,7 +74,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		"default_agent = sales-agent\n"
 		"cors_origin = https://www.example.com\n";
 	const char *tmp = getenv("TMPDIR");
-	char path[300], err[CT_ERRLEN];
+	char path[300], err[CT_ERRLEN], warn[CT_ERRLEN];
 	int fd;
 
 	(void)argc;
@@ -85,7 +85,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fd = mkstemp(path);
 	CHECK(fd >= 0 && write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1) &&
 	      close(fd) == 0, "writing the configuration");
-	if (ct_conf_load(&conf, path, err) != CT_OK || ct_conf_require_livekit(&conf, err) != CT_OK) {
+	if (ct_conf_load(&conf, path, err) != CT_OK || ct_conf_require_livekit(&conf, err, warn) != CT_OK) {
 		fprintf(stderr, "fuzz-handler: configuration: %s\n", err);
 		abort();
 	}

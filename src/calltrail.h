@@ -81,13 +81,17 @@ void ct_buf_free(struct ct_buf *b);
 #define CT_TOKEN_TTL_DEFAULT 900
 #define CT_SECRET_MIN        32
 #define CT_SECRET_MAX        4096
-#define CT_CONF_LINE_MAX     8192
+#define CT_CONF_LINE_MAX     4096   /* longer: a configuration error */
 #define CT_AGENTS_MAX        64
 
 struct ct_conf {
 	char *livekit_url;
 	char *livekit_api_key;
-	char *livekit_api_secret;   /* from the file, the _file key or env */
+	char *livekit_api_secret;   /* inline or env; the _file's only after
+	                             * ct_conf_require_livekit */
+	char *livekit_api_secret_file;  /* read by ct_conf_require_livekit alone */
+	int secret_inline;          /* livekit_api_secret is the file's text */
+	int path_mode;              /* the file's permission bits, -1: none */
 	long token_ttl;
 	char *room_prefix;
 	char *identity_prefix;
@@ -125,8 +129,17 @@ const char *ct_conf_default_path(void);
  */
 int ct_conf_load(struct ct_conf *c, const char *path, char *err);
 
-/* CT_ERR_CONFIG unless the three LiveKit keys are present and valid. */
-int ct_conf_require_livekit(const struct ct_conf *c, char *err);
+/*
+ * The token service's step, and no other program's: load the LiveKit
+ * secret (livekit_api_secret_file, a symlink followed; with neither that
+ * nor an inline or environment secret, $CREDENTIALS_DIRECTORY/
+ * livekit-api-secret, systemd's LoadCredential=) and check the three
+ * LiveKit keys.  CT_ERR_CONFIG with one line in err naming the key (and
+ * where to put the secret when there is none).  warn (CT_ERRLEN) is
+ * filled with one line when the secret sits in a file that group or
+ * others can read, else "": the caller logs it.  Never names the secret.
+ */
+int ct_conf_require_livekit(struct ct_conf *c, char *err, char *warn);
 
 /* s without its leading blanks and trailing blanks and line ends (cut in
  * place); what both config readers do to a line, a key and a value. */

@@ -4,12 +4,24 @@
  * environment overrides the file: LiveKit's and AWS's own variable names,
  * and CALLTRAIL_<KEY> (upper case) for every key.  Every value is checked
  * here, once, at start: a program never runs half-configured.
+ *
+ * The file is read byte by byte with hard rules, because what an editor
+ * hides must not change a value: a UTF-8 byte-order mark, a NUL byte or a
+ * line over CT_CONF_LINE_MAX bytes is an error naming file:line.
+ *
+ * The LiveKit secret is the token service's alone (SPEC section 2):
+ * ct_conf_load only notes livekit_api_secret_file, and
+ * ct_conf_require_livekit, which only calltrail-token calls, opens it, so
+ * calltrail-spool and calltrail-export work where they cannot read it.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -39,7 +51,7 @@ static const struct key keys[] = {
 	{ "livekit_url",             K_URL,        "LIVEKIT_URL",        F(livekit_url),        0, 1024 },
 	{ "livekit_api_key",         K_NAME,       "LIVEKIT_API_KEY",    F(livekit_api_key),    1, 256 },
 	{ "livekit_api_secret",      K_SECRET,     "LIVEKIT_API_SECRET", F(livekit_api_secret), 0, CT_SECRET_MAX },
-	{ "livekit_api_secret_file", K_SECRETFILE, NULL,                 F(livekit_api_secret), 0, 4096 },
+	{ "livekit_api_secret_file", K_SECRETFILE, NULL,                 F(livekit_api_secret_file), 0, 4096 },
 	{ "token_ttl",               K_INT,        NULL,                 F(token_ttl),          CT_TOKEN_TTL_MIN, CT_TOKEN_TTL_MAX },
 	{ "room_prefix",             K_NAME,       NULL,                 F(room_prefix),        1, 32 },
 	{ "identity_prefix",         K_NAME,       NULL,                 F(identity_prefix),    1, 32 },
@@ -146,33 +158,67 @@ setlist(struct ct_conf *c, const char *v, const char *where, char *err)
 	return CT_OK;
 }
 
+/*
+ * Read the secret at path into c->livekit_api_secret.  A symlink is
+ * followed (Kubernetes mounts secret -> ..data/secret), but the end must
+ * be a regular file; one that group or others may read leaves a warning
+ * in warn.  what names the source in messages; the secret never appears.
+ */
 static int
-readsecret(struct ct_conf *c, const char *path, const char *where, char *err)
+readsecret(struct ct_conf *c, const char *path, const char *what, char *err,
+           char *warn)
 {
-	struct ct_buf b;
-	char e2[CT_ERRLEN];
-	int rc;
+	char buf[CT_SECRET_MAX + 3];
+	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc = CT_OK;
 
-	ct_buf_init(&b, CT_SECRET_MAX + 2);
-	if ((rc = ct_file_read(path, CT_SECRET_MAX + 2, &b, e2)) != CT_OK) {
-		ct_buf_free(&b);
-		return ct_seterr(err, CT_ERR_CONFIG, "%slivekit_api_secret_file: %s",
-		                 where, e2);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+		return ct_seterr(err, CT_ERR_CONFIG, "%s: cannot read \"%s\": %s",
+		                 what, path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = ct_seterr(err, CT_ERR_CONFIG, "%s: \"%s\" is not a regular file",
+		               what, path);
+		goto out;
 	}
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = ct_seterr(err, CT_ERR_CONFIG, "%s: cannot read \"%s\": %s",
+			               what, path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
 	/* One trailing newline is how editors and `echo` leave it. */
-	if (b.len && b.p[b.len - 1] == '\n')
-		b.p[--b.len] = '\0';
-	if (b.len && b.p[b.len - 1] == '\r')
-		b.p[--b.len] = '\0';
-	if (strlen(b.p) != b.len || has_ctl(b.p) || b.len > CT_SECRET_MAX) {
-		ct_buf_free(&b);
-		return ct_seterr(err, CT_ERR_CONFIG,
-		    "%slivekit_api_secret_file: \"%s\" must hold the secret on one line",
-		    where, path);
+	if (len && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len > CT_SECRET_MAX || strlen(buf) != len || has_ctl(buf)) {
+		rc = ct_seterr(err, CT_ERR_CONFIG,
+		    "%s: \"%s\" must hold the secret on one line (at most %d bytes)",
+		    what, path, CT_SECRET_MAX);
+		goto out;
 	}
-	rc = setstr(&c->livekit_api_secret, b.p);
-	OPENSSL_cleanse(b.p, b.len);
-	ct_buf_free(&b);
+	if ((rc = setstr(&c->livekit_api_secret, buf)) != CT_OK) {
+		ct_seterr(err, rc, "%s: out of memory", what);
+		goto out;
+	}
+	if (st.st_mode & 077)
+		snprintf(warn, CT_ERRLEN, "warning: %s: \"%s\" is readable by %s "
+		         "(mode %04o); chmod 0600 it", what, path,
+		         st.st_mode & 007 ? "others" : "its group",
+		         (unsigned)(st.st_mode & 07777));
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
 	return rc;
 }
 
@@ -214,10 +260,11 @@ setval(struct ct_conf *c, const struct key *k, const char *v, const char *where,
 	case K_LIST:
 		return setlist(c, v, where, err);
 	case K_SECRETFILE:
-		if (v[0] != '/')
+		/* Only noted: ct_conf_require_livekit opens it. */
+		if (v[0] != '/' || n > (size_t)k->hi)
 			return ct_seterr(err, CT_ERR_CONFIG,
 			    "%s%s: must be an absolute path", where, k->name);
-		return readsecret(c, v, where, err);
+		break;
 	case K_SECRET:
 		/* never echo the value */
 		if (n > (size_t)k->hi)
@@ -313,11 +360,44 @@ ct_conf_trim(char *s)
 	return s;
 }
 
+/* Index of the key named name in keys[] (a name of this file). */
+static size_t
+keyidx(const char *name)
+{
+	return (size_t)(findkey(name) - keys);
+}
+
+/*
+ * The next line of f into line (CT_CONF_LINE_MAX + 1 bytes), without its
+ * newline: 1, 0 at the end of the file, or CT_ERR_CONFIG (err names
+ * where) for a NUL byte or a line that is too long — read no further
+ * than the cap, so a file of one huge line costs nothing.
+ */
+static int
+nextline(FILE *f, char *line, const char *where, char *err)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return ct_seterr(err, CT_ERR_CONFIG,
+			                 "%sa NUL byte (the file must be plain text)", where);
+		if (n == CT_CONF_LINE_MAX)
+			return ct_seterr(err, CT_ERR_CONFIG, "%sline longer than %d bytes",
+			                 where, CT_CONF_LINE_MAX);
+		line[n++] = (char)ch;
+	}
+	line[n] = '\0';
+	return n > 0 || ch != EOF;
+}
+
 static int
 loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 {
-	char line[CT_CONF_LINE_MAX + 2], where[1200];
+	char line[CT_CONF_LINE_MAX + 1], where[1200];
 	unsigned char seen[NKEYS] = { 0 };
+	struct stat st;
 	FILE *f;
 	long lineno = 0;
 	int rc = CT_OK;
@@ -328,15 +408,22 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 		return ct_seterr(err, CT_ERR_CONFIG, "%s: cannot read: %s", path,
 		                 strerror(errno));
 	}
-	while (fgets(line, sizeof(line), f)) {
+	if (fstat(fileno(f), &st) == 0)
+		c->path_mode = (int)(st.st_mode & 07777);
+	for (;;) {
 		const struct key *k;
 		char *p, *eq, *key, *val, *hash;
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%ld: ", path, lineno);
-		if (strlen(line) > CT_CONF_LINE_MAX) {
-			rc = ct_seterr(err, CT_ERR_CONFIG, "%sline longer than %d bytes",
-			               where, CT_CONF_LINE_MAX);
+		if ((rc = nextline(f, line, where, err)) != 1)
+			break;
+		rc = CT_OK;
+		/* Invisible in an editor, and it would make the first key
+		 * "unknown" with nothing to see: say what it is. */
+		if (lineno == 1 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+			rc = ct_seterr(err, CT_ERR_CONFIG,
+			    "%sa UTF-8 byte-order mark: save the file without it", where);
 			goto out;
 		}
 		/* A comment starts at '#' at the start or after a blank. */
@@ -372,10 +459,14 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 		}
 		if ((rc = setval(c, k, val, where, err)) != CT_OK)
 			goto out;
+		if (k->kind == K_SECRET)
+			c->secret_inline = 1;
 	}
+	if (rc != CT_OK)
+		goto out;
 	if (ferror(f))
 		rc = ct_seterr(err, CT_ERR_CONFIG, "%s: read error", path);
-	else if (seen[2] && seen[3])
+	else if (seen[keyidx("livekit_api_secret")] && seen[keyidx("livekit_api_secret_file")])
 		rc = ct_seterr(err, CT_ERR_CONFIG,
 		    "%s: livekit_api_secret and livekit_api_secret_file: set only one",
 		    path);
@@ -407,6 +498,18 @@ loadenv(struct ct_conf *c, char *err)
 		snprintf(where, sizeof(where), "environment %s: ", var);
 		if ((rc = setval(c, k, v, where, err)) != CT_OK)
 			return rc;
+		/* The environment's secret, or secret file, replaces whichever
+		 * the file gave. */
+		if (k->kind == K_SECRET) {
+			c->secret_inline = 0;
+			free(c->livekit_api_secret_file);
+			c->livekit_api_secret_file = NULL;
+		} else if (k->kind == K_SECRETFILE && c->secret_inline) {
+			OPENSSL_cleanse(c->livekit_api_secret, strlen(c->livekit_api_secret));
+			free(c->livekit_api_secret);
+			c->livekit_api_secret = NULL;
+			c->secret_inline = 0;
+		}
 	}
 	if ((v = getenv("AWS_ACCESS_KEY_ID")) && *v &&
 	    setstr(&c->aws_access_key_id, v) != CT_OK)
@@ -425,6 +528,7 @@ static int
 defaults(struct ct_conf *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->path_mode = -1;
 	c->token_ttl = CT_TOKEN_TTL_DEFAULT;
 	c->s3_concurrency = 8;
 	c->s3_retries = 5;
@@ -474,18 +578,50 @@ out:
 }
 
 int
-ct_conf_require_livekit(const struct ct_conf *c, char *err)
+ct_conf_require_livekit(struct ct_conf *c, char *err, char *warn)
 {
+	char cred[4200];
+	const char *dir;
+	int rc;
+
+	warn[0] = '\0';
 	if (c->livekit_url == NULL || !*c->livekit_url)
 		return ct_seterr(err, CT_ERR_CONFIG,
 		    "livekit_url: not set (in calltrail.conf or LIVEKIT_URL)");
 	if (c->livekit_api_key == NULL || !*c->livekit_api_key)
 		return ct_seterr(err, CT_ERR_CONFIG,
 		    "livekit_api_key: not set (in calltrail.conf or LIVEKIT_API_KEY)");
-	if (c->livekit_api_secret == NULL || !*c->livekit_api_secret)
+	if (c->livekit_api_secret && *c->livekit_api_secret) {
+		/* Inline in a file others can read: say so, once. */
+		if (c->secret_inline && c->path_mode >= 0 && (c->path_mode & 077))
+			snprintf(warn, CT_ERRLEN, "warning: %s holds livekit_api_secret and "
+			         "is readable by %s (mode %04o): move the secret to "
+			         "livekit_api_secret_file, or chmod 0600 the file",
+			         c->path ? c->path : ct_conf_default_path(),
+			         c->path_mode & 007 ? "others" : "its group",
+			         (unsigned)c->path_mode);
+		return CT_OK;
+	}
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir && *dir)
+		snprintf(cred, sizeof(cred), "%s/livekit-api-secret", dir);
+	if (c->livekit_api_secret_file && *c->livekit_api_secret_file)
+		rc = readsecret(c, c->livekit_api_secret_file, "livekit_api_secret_file",
+		                err, warn);
+	else if (dir && *dir && access(cred, F_OK) == 0)
+		rc = readsecret(c, cred, "$CREDENTIALS_DIRECTORY/livekit-api-secret",
+		                err, warn);
+	else
 		return ct_seterr(err, CT_ERR_CONFIG,
-		    "livekit_api_secret: not set (livekit_api_secret, "
-		    "livekit_api_secret_file or LIVEKIT_API_SECRET)");
+		    "livekit_api_secret: not set: write the secret to "
+		    CT_SYSCONFDIR "/calltrail/livekit-api-secret (mode 0600, handed over by "
+		    "LoadCredential=), or set livekit_api_secret_file or LIVEKIT_API_SECRET");
+	if (rc != CT_OK)
+		return rc;
+	if (strlen(c->livekit_api_secret) < CT_SECRET_MIN)
+		return ct_seterr(err, CT_ERR_CONFIG,
+		    "livekit_api_secret: shorter than %d bytes (HS256 needs at least 32)",
+		    CT_SECRET_MIN);
 	return CT_OK;
 }
 
@@ -509,7 +645,7 @@ ct_conf_free(struct ct_conf *c)
 		OPENSSL_cleanse(c->livekit_api_secret, strlen(c->livekit_api_secret));
 	for (i = 0; i < NKEYS; i++) {
 		if (keys[i].kind == K_INT || keys[i].kind == K_BOOL ||
-		    keys[i].kind == K_LIST || keys[i].kind == K_SECRETFILE)
+		    keys[i].kind == K_LIST)
 			continue;
 		free(*sfield(c, &keys[i]));
 		*sfield(c, &keys[i]) = NULL;

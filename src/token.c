@@ -133,10 +133,36 @@ metadata(const char *email, const char *start)
 }
 
 /*
+ * Is k one of our metadata keys in any disguise?  Case, ASCII blanks and
+ * controls, '_' and '-' and every non-ASCII byte (a no-break or
+ * zero-width space) are ignored, so "USER_EMAIL", "user_email " and
+ * "user\u00a0email" are all ours: an agent reading the metadata
+ * loosely never meets a second email (SPEC section 3).
+ */
+static int
+ours(const char *k)
+{
+	char n[16];
+	size_t i = 0;
+
+	for (; *k; k++) {
+		unsigned char ch = (unsigned char)*k;
+
+		if (ch <= ' ' || ch >= 0x7f || ch == '_' || ch == '-')
+			continue;
+		if (i == sizeof(n) - 1)
+			return 0;
+		n[i++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 'a' - 'A' : ch);
+	}
+	n[i] = '\0';
+	return strcmp(n, "useremail") == 0 || strcmp(n, "sessionstart") == 0;
+}
+
+/*
  * The agent's metadata string when the client sent its own (client is
  * neither NULL nor ""): the client's agent metadata is kept (its members
  * when it is a JSON object, else the text under "client_metadata"), but
- * user_email and session_start are always ours.  Owned by the caller.
+ * user_email and session_start, in any spelling (ours()), are always ours.  Owned by the caller.
  */
 static char *
 client_metadata(const char *email, const char *start, const char *client)
@@ -148,11 +174,16 @@ client_metadata(const char *email, const char *start, const char *client)
 
 	if (ct_json_parse(client, strlen(client), AGENT_META_DEPTH, &cj, perr) == CT_OK &&
 	    json_object_is_type(cj, json_type_object)) {
-		/* Take the client's object as the base, minus our keys. */
+		/* Take the client's object as the base, minus our keys
+		 * in every spelling (deleting the current member of the
+		 * walk is safe: the macro holds the next one). */
 		o = cj;
 		cj = NULL;
-		json_object_object_del(o, "user_email");
-		json_object_object_del(o, "session_start");
+		json_object_object_foreach(o, k, v) {
+			(void)v;
+			if (ours(k))
+				json_object_object_del(o, k);
+		}
 	} else {
 		if ((o = json_object_new_object()) == NULL ||
 		    ct_json_add(o, "client_metadata", json_object_new_string(client), NULL) != 0)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "calltrail.h"
@@ -30,6 +31,21 @@ load(const char *text, struct ct_conf *c, char *err)
 }
 
 #define SECRET "0123456789abcdef0123456789abcdef"
+#define X64 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X1K X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64
+#define LONGLINE "display_name = " X1K X1K X1K X1K "\n"
+
+/* Like load(), for a text with NUL bytes in it (n bytes). */
+static int
+loadn(const char *text, size_t n, struct ct_conf *c, char *err)
+{
+	FILE *f = fopen(path, "w");
+
+	fwrite(text, 1, n, f);
+	fclose(f);
+	err[0] = '\0';
+	return ct_conf_load(c, path, err);
+}
 
 static const struct {
 	const char *text;
@@ -48,7 +64,6 @@ static const struct {
 	{ "livekit_api_secret = short\n", "livekit_api_secret: shorter than 32" },
 	{ "livekit_api_secret = " SECRET "\nlivekit_api_secret_file = /etc/hostname\n",
 	  "set only one" },
-	{ "livekit_api_secret_file = /nonexistent/secret\n", "livekit_api_secret_file" },
 	{ "livekit_api_secret_file = relative\n", "livekit_api_secret_file" },
 	{ "room_prefix = has space\n", "room_prefix" },
 	{ "room_prefix = \n", "room_prefix" },
@@ -65,16 +80,21 @@ static const struct {
 	{ "just some words\n", "expected \"key = value\"" },
 	{ "token_ttl = 900\ntoken_ttl = 901\n", "token_ttl: set twice" },
 	{ "display_name = \n", "display_name" },
+	/* what an editor hides must not change a value (issue 12) */
+	{ "\xef\xbb\xbflivekit_url = wss://x\n", "calltrail.conf:1: a UTF-8 byte-order mark" },
+	{ "# fine\nroom_prefix = ab\0cd\n", "calltrail.conf:2: a NUL byte" },
+	{ "livekit_api_key = APIx\n" LONGLINE, "calltrail.conf:2: line longer than 4096" },
 };
 
 int
 main(void)
 {
 	struct ct_conf c;
-	char err[CT_ERRLEN], sfile[300];
+	char err[CT_ERRLEN], warn[CT_ERRLEN], sfile[300], text[700];
+	char sub[300], real[300], link[300];
 	size_t i, nbad = sizeof(bad) / sizeof(bad[0]);
 
-	plan((int)nbad * 2 + 38);
+	plan((int)nbad * 2 + 56);
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/calltrail.conf", dir);
@@ -94,7 +114,7 @@ main(void)
 	ok(c.s3_concurrency == 8 && c.s3_retries == 5 && c.keep_days == 35 &&
 	   c.csv_upload == 0, "numeric defaults 8/5/35/no");
 	ok(strncmp(c.target, "file:///", 8) == 0, "target defaults to a local archive");
-	is_int(CT_ERR_CONFIG, ct_conf_require_livekit(&c, err),
+	is_int(CT_ERR_CONFIG, ct_conf_require_livekit(&c, err, warn),
 	       "the token service needs the LiveKit keys");
 	ok(strstr(err, "livekit_url") != NULL, "... and names the first missing one");
 	ct_conf_free(&c);
@@ -120,12 +140,31 @@ main(void)
 	ok(ct_conf_agent_allowed(&c, "x.y") && !ct_conf_agent_allowed(&c, "sales"),
 	   "agent allow-list matches whole names only");
 	ok(c.csv_upload == 1 && c.keep_days == 7, "bool and int read");
-	is_int(CT_OK, ct_conf_require_livekit(&c, err), "LiveKit keys complete");
+	is_int(CT_OK, ct_conf_require_livekit(&c, err, warn), "LiveKit keys complete");
+	ct_conf_free(&c);
+	writef(path, "livekit_url = wss://x\nlivekit_api_key = K\nlivekit_api_secret = " SECRET "\n");
+	chmod(path, 0600);
+	ct_conf_load(&c, path, err);
+	ct_conf_require_livekit(&c, err, warn);
+	is_str("", warn, "an inline secret in a 0600 file: no warning");
+	ct_conf_free(&c);
+	chmod(path, 0640);
+	ct_conf_load(&c, path, err);
+	is_int(CT_OK, ct_conf_require_livekit(&c, err, warn), "an inline secret in a 0640 file loads");
+	ok(strstr(warn, "readable by its group") && strstr(warn, "calltrail.conf") &&
+	   !strstr(warn, SECRET), "... with a warning naming the file, not the secret: %s", warn);
 	ct_conf_free(&c);
 
 	/* every bad file is refused with its key named */
 	for (i = 0; i < nbad; i++) {
-		int rc = load(bad[i].text, &c, err);
+		/* the NUL case: the text runs on past its NUL */
+		const char *t = bad[i].text;
+		size_t n = strlen(t);
+		int rc;
+
+		if (strstr(bad[i].want, "NUL"))
+			n += 1 + strlen(t + n + 1);
+		rc = loadn(t, n, &c, err);
 		is_int(CT_ERR_CONFIG, rc, "refused: bad file %zu (%s)", i, bad[i].want);
 		ok(strstr(err, bad[i].want) != NULL, "... message names it: %s", err);
 	}
@@ -137,16 +176,88 @@ main(void)
 	load("\n# c\ntoken_ttl = 5\n", &c, err);
 	ok(strstr(err, "calltrail.conf:3:") != NULL, "error gives file:line (%s)", err);
 
-	/* secret from a file, trailing newline dropped */
+	/* secret from a file, trailing newline dropped; read only by
+	 * ct_conf_require_livekit (the token service), never by the load
+	 * every program does */
 	snprintf(sfile, sizeof(sfile), "%s/secret", dir);
 	writef(sfile, SECRET "\n");
-	{
-		char text[600];
-		snprintf(text, sizeof(text), "livekit_api_secret_file = %s\n", sfile);
-		is_int(CT_OK, load(text, &c, err), "secret file read");
-		is_str(SECRET, c.livekit_api_secret, "secret file: newline stripped");
-		ct_conf_free(&c);
-	}
+	chmod(sfile, 0600);
+	snprintf(text, sizeof(text), "livekit_url = wss://x\nlivekit_api_key = K\n"
+	         "livekit_api_secret_file = %s\n", sfile);
+	is_int(CT_OK, load(text, &c, err), "secret file named");
+	ok(c.livekit_api_secret == NULL, "... not read by ct_conf_load");
+	is_int(CT_OK, ct_conf_require_livekit(&c, err, warn), "... read by require_livekit");
+	is_str(SECRET, c.livekit_api_secret, "secret file: newline stripped");
+	is_str("", warn, "a 0600 secret file: no warning");
+	ct_conf_free(&c);
+
+	/* a group-readable secret file: one warning, never the secret */
+	chmod(sfile, 0644);
+	load(text, &c, err);
+	is_int(CT_OK, ct_conf_require_livekit(&c, err, warn), "a 0644 secret file is read");
+	ok(strstr(warn, "readable by others") && strstr(warn, sfile) && !strstr(warn, SECRET),
+	   "... with a warning naming it: %s", warn);
+	ct_conf_free(&c);
+	chmod(sfile, 0600);
+
+	/* the Kubernetes layout: secret -> ..data/secret, followed */
+	snprintf(sub, sizeof(sub), "%s/..data", dir);
+	mkdir(sub, 0700);
+	snprintf(real, sizeof(real), "%s/..data/secret", dir);
+	writef(real, SECRET "k8s\n");
+	chmod(real, 0600);
+	snprintf(link, sizeof(link), "%s/k8s-secret", dir);
+	symlink("..data/secret", link);
+	snprintf(text, sizeof(text), "livekit_url = wss://x\nlivekit_api_key = K\n"
+	         "livekit_api_secret_file = %s\n", link);
+	load(text, &c, err);
+	is_int(CT_OK, ct_conf_require_livekit(&c, err, warn), "a symlinked secret file is followed");
+	is_str(SECRET "k8s", c.livekit_api_secret, "... and read: %s", err);
+	ct_conf_free(&c);
+
+	/* an unreadable or missing secret file stops only the token service */
+	snprintf(text, sizeof(text), "livekit_url = wss://x\nlivekit_api_key = K\n"
+	         "livekit_api_secret_file = %s/nonexistent\n", dir);
+	is_int(CT_OK, load(text, &c, err), "a missing secret file: the config still loads");
+	is_int(CT_ERR_CONFIG, ct_conf_require_livekit(&c, err, warn),
+	       "... the token service refuses it");
+	ok(strstr(err, "livekit_api_secret_file") && strstr(err, "nonexistent"),
+	   "... naming the key and the file: %s", err);
+	ct_conf_free(&c);
+	snprintf(text, sizeof(text), "livekit_url = wss://x\nlivekit_api_key = K\n"
+	         "livekit_api_secret_file = %s\n", dir);
+	load(text, &c, err);
+	is_int(CT_ERR_CONFIG, ct_conf_require_livekit(&c, err, warn),
+	       "a directory as secret file is refused");
+	ct_conf_free(&c);
+
+	/* no secret anywhere: systemd's credentials directory, else a
+	 * message that says where to put it */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	load("livekit_url = wss://x\nlivekit_api_key = K\n", &c, err);
+	is_int(CT_ERR_CONFIG, ct_conf_require_livekit(&c, err, warn), "no secret: refused");
+	ok(strstr(err, "calltrail/livekit-api-secret") && strstr(err, "LoadCredential"),
+	   "... saying where to put it: %s", err);
+	ct_conf_free(&c);
+	snprintf(sub, sizeof(sub), "%s/creds", dir);
+	mkdir(sub, 0700);
+	snprintf(real, sizeof(real), "%s/creds/livekit-api-secret", dir);
+	writef(real, SECRET "cred");
+	chmod(real, 0400);
+	setenv("CREDENTIALS_DIRECTORY", sub, 1);
+	load("livekit_url = wss://x\nlivekit_api_key = K\n", &c, err);
+	is_int(CT_OK, ct_conf_require_livekit(&c, err, warn),
+	       "$CREDENTIALS_DIRECTORY/livekit-api-secret read");
+	is_str(SECRET "cred", c.livekit_api_secret, "... the credential is the secret");
+	ct_conf_free(&c);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(real);
+	rmdir(sub);
+	snprintf(real, sizeof(real), "%s/..data/secret", dir);
+	unlink(real);
+	unlink(link);
+	snprintf(sub, sizeof(sub), "%s/..data", dir);
+	rmdir(sub);
 
 	/* environment overrides the file */
 	setenv("LIVEKIT_API_KEY", "APIfromenv", 1);

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 #include <jwt.h>
 
+#include "failmalloc.h"
 #include "handler.h"
 #include "tap.h"
 
@@ -116,6 +117,19 @@ static const struct row {
 	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":\"x\"}", NULL }, 400, "invalid_field", NULL },
 	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":{\"a\":1}}", NULL }, 400, "invalid_field", NULL },
 	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":{\"a\":\"x\\u0000y\"}}", NULL }, 400, "invalid_field", NULL },
+	/* strings taken whole: a NUL or control character is refused,
+	 * never cut short (issue 12) */
+	{ { "POST", TOK, J, NULL, "{\"participant_name\":\"Jane\\u0000Doe\"}", NULL }, 400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"participant_name\":\"Jane\\u001b[31m\"}", NULL }, 400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"participant_name\":\"Jane\\u0085\"}", NULL }, 400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"participant_name\":\"Jane\\u007f\"}", NULL }, 400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"room_config\":{\"agents\":[{\"agent_name\":\"sales-agent\\u0000junk\"}]}}", NULL },
+	  400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"room_config\":{\"agents\":[{\"agent_name\":\"sales-agent\\n\"}]}}", NULL },
+	  400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":{\"a\":\"x\\ny\"}}", NULL }, 400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"participant_attributes\":{\"a\\tb\":\"x\"}}", NULL }, 400, "invalid_field", NULL },
+	{ { "POST", TOK, J, NULL, "{\"participant_name\":\"Jan\u00e9 \u2603\"}", NULL }, 200, "-", NULL },
 	{ { "GET", TOK, NULL, "-", NULL, NULL }, 405, "method_not_allowed", "Allow: POST\r\n" },
 	{ { "PUT", "/api/token", J, NULL, "{}", NULL }, 405, "method_not_allowed", "Allow: POST\r\n" },
 	{ { "OPTIONS", TOK, NULL, "-", NULL, NULL }, 405, "method_not_allowed", "Allow: POST\r\n" },
@@ -329,6 +343,60 @@ bodies(void)
 	is_int(200, h.status, "the same handler keeps serving");
 }
 
+/*
+ * For every N, the Nth allocation calltrail makes while handling a
+ * request fails (issue 11): the answer is the token or a clean 500
+ * server_error (an empty answer only when even that could not be built),
+ * nothing leaks, nothing crashes.  The handler and the thread's token
+ * tree are built afresh each round so their first-use allocations fail
+ * too.
+ */
+static void
+nomem(void)
+{
+	struct req r = { "POST", TOK, J, NULL,
+		"{\"user_email\":\"Jane.Doe@Acme.com\",\"participant_name\":\"Jane\","
+		"\"participant_attributes\":{\"plan\":\"pro\",\"src\":\"form\"},"
+		"\"room_config\":{\"agents\":[{\"agent_name\":\"support-agent\","
+		"\"metadata\":\"{\\\"topic\\\":\\\"pricing\\\",\\\"USER_EMAIL\\\":\\\"x@y.z\\\"}\"}]}}",
+		NULL };
+	int n, bad = 0, leaks = 0, oks = 0, fails = 0;
+	long live;
+
+	if (!failmalloc_available()) {
+		for (n = 0; n < 3; n++)
+			printf("ok %d # SKIP allocation failures cannot be injected (sanitizer build)\n",
+			       ++tap_n);
+		return;
+	}
+	ct_handler_free(&h);
+	ct_token_thread_done();
+	for (n = 1; n < 10000; n++) {
+		live = failmalloc_live();
+		ct_handler_init(&h, &conf);
+		failmalloc_fail_at(n);
+		run(&r);
+		failmalloc_fail_at(0);
+		if (h.status == 200 && strcmp(errcode(), "-") == 0)
+			oks++;
+		else if (h.status == 500 && (h.head.len == 0 || strcmp(errcode(), "server_error") == 0))
+			fails++;
+		else if (bad++ == 0)
+			diag("allocation %d failed: %d %s", n, h.status, h.body.p ? h.body.p : "");
+		ct_handler_free(&h);
+		ct_token_thread_done();
+		if (failmalloc_live() != live && leaks++ == 0)
+			diag("allocation %d failed: %ld blocks leaked", n, failmalloc_live() - live);
+		if (!failmalloc_fired())
+			break;
+	}
+	diag("%d allocations failed in turn: %d answers 500, then the token", n - 1, fails);
+	ok(n > 1 && fails == n - 1 && oks == 1, "every failed allocation is a 500 server_error");
+	is_int(0, bad, "... never another answer");
+	is_int(0, leaks, "... and never a leak");
+	ct_handler_init(&h, &conf);
+}
+
 int
 main(void)
 {
@@ -352,6 +420,7 @@ main(void)
 	agents();
 	cors_and_health();
 	bodies();
+	nomem();
 	ct_handler_free(&h);
 	(void)plan;   /* the table decides the count: the plan comes last */
 	printf("1..%d\n", tap_n);

@@ -236,6 +236,23 @@ variants(void)
 	json_object_put(c);
 	ct_token_free(&t);
 
+	/* ... in every spelling of the server's keys (issue 12) */
+	rq.agent_metadata = "{\"USER_EMAIL\":\"e1@x.com\",\"user_email \":\"e2@x.com\","
+	                    "\" User-Email\":\"e3@x.com\",\"user\u00a0email\":\"e4@x.com\","
+	                    "\"Session_Start\":\"1999\",\"topic\":\"pricing\"}";
+	is_int(CT_OK, ct_token_mint(&conf, &rq, NOW_US, &t, err), "mint with disguised keys");
+	c = claims(t.jwt, SECRET);
+	a0 = json_object_array_get_idx(json_object_object_get(
+		json_object_object_get(c, "roomConfig"), "agents"), 0);
+	md = json_tokener_parse(str(a0, "metadata"));
+	ok(md && keys(md, "topic,user_email,session_start"),
+	   "every case and spacing variant of user_email and session_start dropped: %s",
+	   str(a0, "metadata"));
+	is_str("a@b.co", str(md, "user_email"), "... and ours is the only email");
+	json_object_put(md);
+	json_object_put(c);
+	ct_token_free(&t);
+
 	rq.agent_metadata = "plain words";
 	is_int(CT_OK, ct_token_mint(&conf, &rq, NOW_US, &t, err), "mint with text agent metadata");
 	c = claims(t.jwt, SECRET);
@@ -367,7 +384,7 @@ unique(void)
 int
 main(void)
 {
-	plan(62);
+	plan(65);
 	setup();
 	full_token();
 	variants();
