@@ -13,11 +13,13 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "calltrail.h"
+#include "ct_spool.h"
 #include "export.h"
 
 #ifndef PACKAGE_VERSION
@@ -46,8 +48,29 @@ static void usage(FILE *f)
 	"\n"
 	"Exit status: 0 done; 64 usage error; 65 bad input data; 70 internal error;\n"
 	"74 local I/O error (records kept); 75 some records left for the next run\n"
-	"(target unreachable or refusing); 78 configuration error.\n"
+	"(target unreachable or refusing); 77 not run by the spool's owner;\n"
+	"78 configuration error.\n"
 	"See calltrail-export(8).\n", ct_conf_default_path());
+}
+
+/* ct_spool_check_owner, said the way a person fixes it; 0 when the
+ * caller owns the spool (or it does not exist yet). */
+static int spool_owner(const struct ct_conf *c, const char *cmd)
+{
+	char err[CT_ERRLEN] = "", who[64];
+	struct passwd *pw;
+	uid_t owner = 0;
+
+	if (ct_spool_check_owner(c->spool_dir, &owner, err) != CT_ERR_PERM)
+		return 0;   /* other trouble: the command reports it */
+	/* sudo takes "#UID" for a user without a name */
+	if ((pw = getpwuid(owner)) != NULL)
+		snprintf(who, sizeof who, "%s", pw->pw_name);
+	else
+		snprintf(who, sizeof who, "'#%lu'", (unsigned long)owner);
+	fprintf(stderr, "calltrail-export: %s: run it as the spool's owner: "
+	        "sudo -u %s calltrail-export %s ...\n", err, who, cmd);
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -104,6 +127,13 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	loaded = 1;
+	/* Only the spool's owner may run an exporter: anyone else (root too)
+	 * would leave files the owner cannot move, or read what is not
+	 * theirs.  Checked before anything is touched. */
+	if (spool_owner(&c, argv[i]) != 0) {
+		rc = EX_NOPERM;
+		goto out;
+	}
 	/* An s3:// target needs credentials, possibly from ~/.aws/credentials;
 	 * whether they are complete is checked when the target is opened. */
 	if (strcmp(cmd, "status") != 0 && c.target &&

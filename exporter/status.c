@@ -2,7 +2,10 @@
  * status.c — calltrail-export status [--json]: what waits in the spool.
  *
  * Reads only; takes no lock, so it answers while an upload runs (counts
- * may then be a moment old).  Shows new/ and cur/ (count, age of the
+ * may then be a moment old).  It lists the spool only through the spool's
+ * own reader and name rule (ct_spool_dir_open/next, ct_spool.h): the same
+ * records upload would claim, reached without following a symlink (one
+ * with a record's name is reported on stderr and left out).  Shows new/ and cur/ (count, age of the
  * oldest by mtime), failed/ (count of records and the newest .why lines,
  * cut to WHY_MAX printable ASCII bytes, since they end up in terminals and
  * cron mail), sent/ (records per day) and SPOOL/.last-run.json, written
@@ -22,6 +25,7 @@
 
 #include <json-c/json.h>
 
+#include "ct_spool.h"
 #include "export.h"
 
 #define WHY_SHOWN 5          /* newest .why files shown */
@@ -40,42 +44,48 @@ struct dirstat {
 	int missing;
 };
 
-/* Is name a spool entry (not ".", "..", a temporary or a .why)? */
-static int isrec(const char *name)
+/* A reader's complaint about one entry (a symlink with a record's or a
+ * day's name): said on stderr, the entry is left out, status goes on. */
+static void warn(const char *e)
 {
-	size_t n = strlen(name);
-
-	return name[0] != '.' && !(n > 4 && strcmp(name + n - 4, ".why") == 0);
+	fprintf(stderr, "calltrail-export status: %s\n", e);
 }
 
-/* Count the records of dir and find the oldest.  An absent directory
- * counts as empty (missing set); any other failure is CT_ERR_IO. */
-static int scan(const char *dir, struct dirstat *ds, char *err)
+/* Count the records of one area (through the spool's reader and name
+ * rule) and find the oldest.  An absent directory counts as empty
+ * (missing set); any other failure is an error. */
+static int scan(struct ct_spool *sp, enum ct_spool_area area, const char *day,
+                struct dirstat *ds, char *err)
 {
-	struct dirent *de;
+	struct ct_spool_dir d;
+	const char *name;
 	struct stat st;
-	DIR *d;
+	int rc;
 
 	memset(ds, 0, sizeof(*ds));
-	if ((d = opendir(dir)) == NULL) {
-		if (errno == ENOENT) {
-			ds->missing = 1;
-			return CT_OK;
-		}
-		return ct_seterr(err, CT_ERR_IO, "opendir \"%s\" failed: %s", dir,
-		                 strerror(errno));
+	if ((rc = ct_spool_dir_open(sp, area, day, &d, err)) != CT_OK) {
+		if (rc != CT_ERR_NOTFOUND)
+			return rc;
+		ds->missing = 1;
+		return CT_OK;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (!isrec(de->d_name) ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode))
+	for (;;) {
+		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
+			if (name == NULL)
+				break;
+			warn(err);
 			continue;
+		}
+		if (name == NULL)
+			break;
+		if (fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;   /* moved on since readdir */
 		ds->count++;
 		if (ds->oldest == 0 || st.st_mtime < ds->oldest)
 			ds->oldest = st.st_mtime;
 	}
-	closedir(d);
-	return CT_OK;
+	ct_spool_dir_close(&d);
+	return rc;
 }
 
 /* The first line of a .why file, printable ASCII only, at most WHY_MAX. */
@@ -101,61 +111,52 @@ static void readwhy(int dfd, const char *name, char *line)
 	line[o] = '\0';
 }
 
-/* failed/: count the records, keep the WHY_SHOWN newest .why files. */
-static int scanfailed(const char *dir, size_t *count, struct why *w,
+/* failed/: count the records, keep the WHY_SHOWN newest NAME.why files
+ * (each record's own, beside it). */
+static int scanfailed(struct ct_spool *sp, size_t *count, struct why *w,
                       size_t *nw, char *err)
 {
-	struct dirent *de;
+	struct ct_spool_dir d;
+	char whyname[NAME_MAX + 1];
+	const char *name;
 	struct stat st;
-	DIR *d;
+	size_t k;
+	int rc;
 
 	*count = *nw = 0;
-	if ((d = opendir(dir)) == NULL) {
-		if (errno == ENOENT)
-			return CT_OK;
-		return ct_seterr(err, CT_ERR_IO, "opendir \"%s\" failed: %s", dir,
-		                 strerror(errno));
-	}
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name), k;
-
-		if (de->d_name[0] == '.' ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if (!(n > 4 && strcmp(de->d_name + n - 4, ".why") == 0)) {
-			(*count)++;
+	if ((rc = ct_spool_dir_open(sp, CT_SPOOL_FAILED, NULL, &d, err)) != CT_OK)
+		return rc == CT_ERR_NOTFOUND ? CT_OK : rc;
+	for (;;) {
+		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
+			if (name == NULL)
+				break;
+			warn(err);
 			continue;
 		}
+		if (name == NULL)
+			break;
+		(*count)++;
+		if (snprintf(whyname, sizeof whyname, "%s.why", name) >= (int)sizeof whyname ||
+		    fstatat(d.fd, whyname, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
 		/* Insertion into the short newest-first list (ties by name,
 		 * so the output does not depend on readdir order). */
 		for (k = 0; k < *nw; k++)
 			if (st.st_mtime > w[k].mtime ||
-			    (st.st_mtime == w[k].mtime && strcmp(de->d_name, w[k].name) > 0))
+			    (st.st_mtime == w[k].mtime && strcmp(name, w[k].name) > 0))
 				break;
 		if (k >= WHY_SHOWN)
 			continue;
 		if (*nw < WHY_SHOWN)
 			(*nw)++;
 		memmove(&w[k + 1], &w[k], (*nw - 1 - k) * sizeof(*w));
-		snprintf(w[k].name, sizeof(w[k].name), "%.*s", (int)(n - 4), de->d_name);
+		snprintf(w[k].name, sizeof(w[k].name), "%s", name);
 		w[k].mtime = st.st_mtime;
-		readwhy(dirfd(d), de->d_name, w[k].line);
+		readwhy(d.fd, whyname, w[k].line);
 	}
-	closedir(d);
-	return CT_OK;
-}
-
-static int isday(const char *s)
-{
-	static const char pat[] = "dddd-dd-dd";
-
-	if (strlen(s) != 10)
-		return 0;
-	for (int i = 0; i < 10; i++)
-		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-')
-			return 0;
-	return 1;
+	ct_spool_dir_close(&d);
+	return rc;
 }
 
 static int bystr(const void *a, const void *b)
@@ -163,25 +164,27 @@ static int bystr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* sent/: the day directories, sorted, each with its record count, into
- * the JSON object days (day -> count). */
-static int scansent(const char *dir, struct json_object *days, char *err)
+/* sent/: the day directories (the reader's day names), sorted, each with
+ * its record count, into the JSON object days (day -> count). */
+static int scansent(struct ct_spool *sp, struct json_object *days, char *err)
 {
-	char **names = NULL, path[PATH_MAX];
+	struct ct_spool_dir d;
+	const char *name;
+	char **names = NULL;
 	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *d;
-	int rc = CT_OK;
+	int rc;
 
-	if ((d = opendir(dir)) == NULL) {
-		if (errno == ENOENT)
-			return CT_OK;
-		return ct_seterr(err, CT_ERR_IO, "opendir \"%s\" failed: %s", dir,
-		                 strerror(errno));
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!isday(de->d_name))
+	if ((rc = ct_spool_dir_open(sp, CT_SPOOL_SENT, NULL, &d, err)) != CT_OK)
+		return rc == CT_ERR_NOTFOUND ? CT_OK : rc;
+	for (;;) {
+		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
+			if (name == NULL)
+				goto out;
+			warn(err);
 			continue;
+		}
+		if (name == NULL)
+			break;
 		if (n == cap) {
 			char **nn = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*nn));
 			if (nn == NULL) {
@@ -190,7 +193,7 @@ static int scansent(const char *dir, struct json_object *days, char *err)
 			}
 			names = nn;
 		}
-		if ((names[n] = strdup(de->d_name)) == NULL) {
+		if ((names[n] = strdup(name)) == NULL) {
 			rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
 			goto out;
 		}
@@ -201,9 +204,8 @@ static int scansent(const char *dir, struct json_object *days, char *err)
 	for (size_t i = 0; i < n && rc == CT_OK; i++) {
 		struct dirstat ds;
 
-		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
-			continue;
-		if ((rc = scan(path, &ds, err)) == CT_OK && !ds.missing)
+		if ((rc = scan(sp, CT_SPOOL_SENT_DAY, names[i], &ds, err)) == CT_OK &&
+		    !ds.missing)
 			json_object_object_add(days, names[i],
 			                       json_object_new_int64((int64_t)ds.count));
 	}
@@ -211,7 +213,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	closedir(d);
+	ct_spool_dir_close(&d);
 	return rc;
 }
 
@@ -258,8 +260,11 @@ static struct json_object *queue(const struct dirstat *ds, time_t now)
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)ds->count));
+	/* A clock set back makes files look younger than now: 0, never
+	 * a negative age. */
 	json_object_object_add(o, "oldest_age_seconds", ds->count
-	    ? json_object_new_int64((int64_t)(now - ds->oldest)) : NULL);
+	    ? json_object_new_int64(now > ds->oldest ? (int64_t)(now - ds->oldest) : 0)
+	    : NULL);
 	return o;
 }
 
@@ -316,14 +321,14 @@ static void text(const char *spool, struct json_object *all, time_t now,
 
 int export_status(struct ct_conf *c, int argc, char **argv)
 {
-	char path[PATH_MAX], err[CT_ERRLEN] = "";
+	char err[CT_ERRLEN] = "";
 	struct json_object *all = NULL, *o, *arr, *sent;
 	struct dirstat nw, cur;
 	struct why w[WHY_SHOWN + 1];
 	size_t nfailed = 0, nwhy = 0;
 	time_t now = time(NULL);
 	int json = 0, lastbad = 0, ex = 0;
-	struct stat st;
+	struct ct_spool sp = CT_SPOOL_INIT;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -337,26 +342,17 @@ int export_status(struct ct_conf *c, int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	errno = 0;
-	if (stat(c->spool_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		int e = errno;
-		fprintf(stderr, "calltrail-export status: spool \"%s\" cannot be read: %s\n",
-		        c->spool_dir, e ? strerror(e) : "not a directory");
+	if (ct_spool_open(&sp, c->spool_dir, 0, err) != CT_OK) {
+		fprintf(stderr, "calltrail-export status: spool \"%s\" cannot be read: "
+		        "%s\n", c->spool_dir, err);
 		return EX_IOERR;
 	}
 	all = json_object_new_object();
 	sent = json_object_new_object();
-	snprintf(path, sizeof(path), "%s/new", c->spool_dir);
-	if (scan(path, &nw, err) != CT_OK)
-		goto fail;
-	snprintf(path, sizeof(path), "%s/cur", c->spool_dir);
-	if (scan(path, &cur, err) != CT_OK)
-		goto fail;
-	snprintf(path, sizeof(path), "%s/failed", c->spool_dir);
-	if (scanfailed(path, &nfailed, w, &nwhy, err) != CT_OK)
-		goto fail;
-	snprintf(path, sizeof(path), "%s/sent", c->spool_dir);
-	if (scansent(path, sent, err) != CT_OK)
+	if (scan(&sp, CT_SPOOL_NEW, NULL, &nw, err) != CT_OK ||
+	    scan(&sp, CT_SPOOL_CUR, NULL, &cur, err) != CT_OK ||
+	    scanfailed(&sp, &nfailed, w, &nwhy, err) != CT_OK ||
+	    scansent(&sp, sent, err) != CT_OK)
 		goto fail;
 
 	json_object_object_add(all, "spool", json_object_new_string(c->spool_dir));
@@ -389,5 +385,6 @@ fail:
 out:
 	json_object_put(sent);
 	json_object_put(all);
+	ct_spool_close(&sp);
 	return ex;
 }

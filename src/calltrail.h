@@ -43,6 +43,7 @@ enum {
 	CT_ERR_TEMP,     /* a remote failure worth retrying later */
 	CT_ERR_REMOTE,   /* a remote refusal that retrying will not fix */
 	CT_ERR_NOTFOUND, /* the thing asked for does not exist */
+	CT_ERR_PERM,     /* the caller may not do this (not the spool's owner) */
 };
 
 #define CT_ERRLEN 512
@@ -265,11 +266,43 @@ int ct_fsync_dir(const char *dir, char *err);
 int ct_mkdirs(const char *path, mode_t mode, char *err);
 /* Read a whole file of at most max bytes into b (b is reset first). */
 int ct_file_read(const char *path, size_t max, struct ct_buf *b, char *err);
+
 /*
- * Durably replace path with data: a temporary file beside it (mkstemp,
- * then fchmod mode), write, fsync, rename, fsync the directory.  The
- * temporary file is removed on every failure path.
+ * The durable-write primitive (fsutil.c): ct_dw_open creates a new file in
+ * dirfd (O_EXCL, O_NOFOLLOW, exactly mode) named name, or, name NULL, a
+ * fresh temporary ".tmp-<16 hex>" (ct_tmp_name says which names those
+ * are: a sweep may delete those and nothing else); ct_dw_write;
+ * ct_dw_sync fsyncs and closes it; ct_dw_commit renames it to todir/to
+ * (CT_DW_NOREPLACE: never over an existing file) and fsyncs todir — or,
+ * when the caller may not open todir for reading, syncfs(2)s the file
+ * system — unless CT_DW_NOSYNCDIR (a caller that fsyncs each directory
+ * once for a batch).  ct_dw_abort closes and removes the file unless it
+ * was renamed: call it after any failure.  dirpath and todirpath only
+ * name the directories in messages.
  */
+#define CT_TMP_PREFIX ".tmp-"
+#define CT_DW_NOREPLACE 1
+#define CT_DW_NOSYNCDIR 2
+struct ct_dw {
+	int fd;                 /* the open file, -1 once closed */
+	int dirfd;              /* its directory (borrowed) */
+	char name[256];         /* its name there; "" once renamed or removed */
+	char dir[4096];         /* dirpath, for messages */
+};
+int ct_tmp_name(const char *name);
+int ct_dw_open(struct ct_dw *w, int dirfd, const char *dirpath, const char *name,
+               mode_t mode, char *err);
+int ct_dw_write(struct ct_dw *w, const void *data, size_t len, char *err);
+int ct_dw_sync(struct ct_dw *w, char *err);
+int ct_dw_commit(struct ct_dw *w, int todir, const char *todirpath, const char *to,
+                 int flags, char *err);
+void ct_dw_abort(struct ct_dw *w);
+/* The whole primitive for one file: dirfd/name durably replaced by data
+ * (a temporary beside it, write, fsync, rename, fsync dirfd). */
+int ct_file_put_at(int dirfd, const char *dirpath, const char *name,
+                   const void *data, size_t len, mode_t mode, char *err);
+/* ct_file_put_at for a path (its directory is opened, following the path
+ * as given: for paths the administrator configured). */
 int ct_file_put(const char *path, const void *data, size_t len, mode_t mode,
                 char *err);
 

@@ -18,6 +18,7 @@ ct_strerror(int code)
 	case CT_ERR_TEMP:     return "temporary failure";
 	case CT_ERR_REMOTE:   return "refused by the remote end";
 	case CT_ERR_NOTFOUND: return "not found";
+	case CT_ERR_PERM:     return "not permitted";
 	}
 	return "unknown error";
 }

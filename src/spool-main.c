@@ -113,7 +113,7 @@ static int cmd_put(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ct_conf c;
-	struct ct_spool s = { NULL, -1 };
+	struct ct_spool s = CT_SPOOL_INIT;
 	struct ct_record r;
 	struct ct_buf b;
 	char err[CT_ERRLEN] = "", path[PATH_MAX];

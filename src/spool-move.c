@@ -1,8 +1,10 @@
 /*
- * spool-move.c — moving claimed records on: to sent/DAY/ (done), to
- * failed/ (fail), back to new/ (unclaim), and pruning old days of sent/.
- * The on-disk format and the rules every move keeps are at the top of
- * spool.c; the helpers the two files share are in ct_spoolint.h.
+ * spool-move.c — every move of a record after put: claim (new/ -> cur/),
+ * recover and unclaim (cur/ -> new/), done (cur/ -> sent/DAY/) and fail
+ * (cur/ -> failed/), all through the one mover below; the tmp/ sweep and
+ * prune.  It stands on spool-dir.c (directories reached with O_NOFOLLOW,
+ * the name rule, the reader) and never calls spool.c.  The on-disk format
+ * and the rules every move keeps are at the top of spool.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,128 +14,312 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "ct_spool.h"
 #include "ct_spoolint.h"
 
 #define WHY_MAX 4096
-#define PENDING (-1)   /* a status: renamed, not yet durable */
+#define TMP_STALE_SECONDS (36 * 3600)
+#define DAYS_MAX 100000       /* sent/ days prune looks at */
+#define PENDING  (-1)         /* a status: renamed, not yet durable */
+#define CONFLICT (-2)         /* recover: another file of that name in new/ */
+
+/* A destination of the mover: a directory below the spool's root. */
+struct dest {
+	char rel[32];             /* "new", "failed", "sent/2025-10-29" */
+	char path[PATH_MAX];      /* for messages */
+	int fd;                   /* opened by the mover, -1 until then */
+	int moved;                /* something was renamed into it */
+};
+
+/* Keep the first failure of a batch in rc and err. */
+static void keep(int *rc, char *err, int code, const char *e)
+{
+	if (*rc != CT_OK || code == CT_OK)
+		return;
+	*rc = code;
+	if (err)
+		snprintf(err, CT_ERRLEN, "%s", e);
+}
 
 /*
- * Move claimed records: cur/names[i] -> DIR/names[i], where DIR is the
- * spool's dirs[dirof[i]] (dirof NULL: dirs[0] for all), e.g. "new",
- * "failed" or "sent/2025-10-29".  The order is the crash-safety argument:
+ * The one mover: src/names[i] -> dests[destof[i]]/names[i] (destof NULL:
+ * dests[0] for all).  The order is the crash-safety argument:
  *
- *   1. every rename (atomic: a record has one name, in cur/ or in DIR);
+ *   1. every rename (atomic: a record has one name, in src/ or in DIR);
  *   2. one fsync of each destination directory that received a record,
  *      so its new name is durable before anything else happens;
- *   3. one fsync of cur/, so the old name is durably gone;
+ *   3. one fsync of src/, so the old name is durably gone;
  *   4. only then status[i] = CT_OK.
  *
- * A crash before 2 leaves a record in cur/ (recovered by the next run)
- * or in DIR; a crash between 2 and 3 may leave a name in both, never in
- * neither.  So a batch of n records costs one fsync per distinct DIR
- * plus one, instead of two per record.  status[i] is CT_OK only for a
- * record whose move is durable; a failing rename does not stop the
- * others.  Returns CT_OK or the first failure (in err).
+ * A crash before 2 leaves a record in src/ or in DIR; a crash between 2
+ * and 3 may leave a name in both, never in neither (recover settles it).
+ * So a batch of n records costs one fsync per distinct DIR plus one.  A
+ * failing rename does not stop the others.  With recover, a name that is
+ * already in the destination is settled here when it is the same file
+ * (the src name goes: see recover), else status[i] = CONFLICT.  Returns
+ * CT_OK or the first failure (in err).
  */
-static int finish_many(struct ct_spool *s, const char *const *names, size_t n,
-                       const char *const *dirs, const size_t *dirof,
-                       size_t ndirs, int *status, char *err)
+static int mover(struct ct_spool *s, const char *src, const char *const *names,
+                 size_t n, struct dest *dests, size_t nd, const size_t *destof,
+                 int recover, int *status, char *err)
 {
-	char cur[PATH_MAX], d[PATH_MAX], e[CT_ERRLEN];
-	int curfd = -1, *fds = NULL, rc = CT_OK, rc2;
-	unsigned char *moved = NULL;
+	char srcpath[PATH_MAX], e[CT_ERRLEN];
+	struct stat a, b;
+	int sfd = -1, rc = CT_OK, rc2, any = 0;
 	size_t i, k;
 
 	for (i = 0; i < n; i++)
 		status[i] = CT_ERR_IO;
+	for (k = 0; k < nd; k++) {
+		dests[k].fd = -1;
+		dests[k].moved = 0;
+	}
 	if (n == 0)
 		return CT_OK;
-	if ((fds = malloc(ndirs * sizeof *fds)) == NULL ||
-	    (moved = calloc(ndirs, 1)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
-		goto fail;
+	if ((rc = ct_spool_subdir(s, src, O_RDONLY, &sfd, srcpath, err)) != CT_OK) {
+		for (i = 0; i < n; i++)
+			status[i] = rc;
+		return rc;
 	}
-	for (k = 0; k < ndirs; k++)
-		fds[k] = -1;
-	if ((rc = ct_spool_mkpath(cur, err, "%s/cur", s->dir)) != CT_OK ||
-	    (rc = ct_spool_opendirfd(cur, &curfd, err)) != CT_OK)
-		goto fail;
+	/* 1 */
 	for (i = 0; i < n; i++) {
-		k = dirof ? dirof[i] : 0;
-		if (!ct_spool_valid_name(names[i]))
-			status[i] = ct_seterr(e, CT_ERR_INPUT,
-			                      "not a spool record name: \"%.64s\"", names[i]);
-		else if ((status[i] = ct_spool_mkpath(d, e, "%s/%s", s->dir, dirs[k])) != CT_OK ||
-		         (fds[k] < 0 && (status[i] = ct_spool_opendirfd(d, &fds[k], e)) != CT_OK) ||
-		         (status[i] = ct_spool_moveat(curfd, cur, fds[k], d, names[i], e)) != CT_OK)
+		struct dest *d = &dests[destof ? destof[i] : 0];
+
+		if (!ct_spool_is_record_name(names[i]))
+			status[i] = ct_seterr(e, CT_ERR_INPUT, "not a spool record "
+			                      "name: \"%.64s\"", names[i]);
+		else if (d->fd < 0 && (status[i] = ct_spool_subdir(s, d->rel, O_RDONLY,
+		         &d->fd, d->path, e)) != CT_OK)
 			;
-		else {
+		else if ((status[i] = ct_spool_moveat(sfd, srcpath, d->fd, d->path,
+		                                      names[i], e)) == CT_OK) {
 			status[i] = PENDING;
-			moved[k] = 1;
+			d->moved = any = 1;
 			continue;
+		} else if (recover &&
+		           fstatat(d->fd, names[i], &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		           fstatat(sfd, names[i], &a, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+				status[i] = CONFLICT;
+				continue;
+			}
+			if (unlinkat(sfd, names[i], 0) == 0) {
+				status[i] = PENDING;
+				any = 1;
+				continue;
+			}
+			status[i] = ct_seterr(e, CT_ERR_IO, "unlink \"%s/%s\" (also in "
+			                      "%s) failed: %s", srcpath, names[i],
+			                      d->path, strerror(errno));
 		}
-		if (rc == CT_OK) {
-			rc = status[i];
-			if (err)
-				snprintf(err, CT_ERRLEN, "%s", e);
-		}
+		keep(&rc, err, status[i], e);
 	}
 	/* 2: each destination that received a record, once. */
-	for (k = 0; k < ndirs; k++) {
-		if (!moved[k])
+	for (k = 0; k < nd; k++) {
+		if (!dests[k].moved)
 			continue;
-		if ((rc2 = ct_spool_mkpath(d, e, "%s/%s", s->dir, dirs[k])) == CT_OK &&
-		    (rc2 = ct_spool_syncfd(fds[k], d, e)) == CT_OK)
+		if ((rc2 = ct_spool_syncfd(dests[k].fd, dests[k].path, e)) == CT_OK)
 			continue;
 		for (i = 0; i < n; i++)
-			if (status[i] == PENDING && (dirof ? dirof[i] : 0) == k)
+			if (status[i] == PENDING && &dests[destof ? destof[i] : 0] == &dests[k])
 				status[i] = rc2;
-		if (rc == CT_OK) {
-			rc = rc2;
-			if (err)
-				snprintf(err, CT_ERRLEN, "%s", e);
-		}
+		keep(&rc, err, rc2, e);
 	}
-	/* 3 and 4: cur/, then the records are moved for good. */
-	for (i = 0; i < n && status[i] != PENDING; i++)
-		;
-	if (i < n) {
-		rc2 = ct_spool_syncfd(curfd, cur, e);
-		if (rc2 != CT_OK && rc == CT_OK) {
-			rc = rc2;
-			if (err)
-				snprintf(err, CT_ERRLEN, "%s", e);
-		}
-		for (; i < n; i++)
+	/* 3 and 4: the source, then the records are moved for good. */
+	if (any) {
+		rc2 = ct_spool_syncfd(sfd, srcpath, e);
+		keep(&rc, err, rc2, e);
+		for (i = 0; i < n; i++)
 			if (status[i] == PENDING)
 				status[i] = rc2;
 	}
-	goto out;
-fail:
-	for (i = 0; i < n; i++)
-		status[i] = rc;
-out:
-	if (fds)
-		for (k = 0; k < ndirs; k++)
-			if (fds[k] >= 0)
-				close(fds[k]);
-	if (curfd >= 0)
-		close(curfd);
-	free(fds);
-	free(moved);
+	for (k = 0; k < nd; k++)
+		if (dests[k].fd >= 0)
+			close(dests[k].fd);
+	close(sfd);
 	return rc;
 }
 
-/* One record, one directory: finish_many for the single-record calls. */
-static int finish(struct ct_spool *s, const char *name, const char *dir,
-                  char *err)
+static int cmpname(const void *a, const void *b)
 {
-	int status;
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	unsigned long long nx = strtoull(x, NULL, 10), ny = strtoull(y, NULL, 10);
 
-	return finish_many(s, &name, 1, &dir, NULL, 1, &status, err);
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
+	return strcmp(x, y);
+}
+
+void ct_spool_names_free(char **names)
+{
+	size_t i;
+
+	if (names == NULL)
+		return;
+	for (i = 0; names[i]; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The records of area (at most cap), sorted oldest first, as a
+ * NULL-terminated array, read with the spool's reader.  A symlink with a
+ * record's name is left where it is: never moved, never followed. */
+static int scan(struct ct_spool *s, enum ct_spool_area area, size_t cap,
+                char ***out, size_t *n, char *err)
+{
+	struct ct_spool_dir d;
+	const char *name;
+	char **v = NULL, **nv;
+	size_t len = 0, alloc = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = ct_spool_dir_open(s, area, NULL, &d, err)) != CT_OK)
+		return rc;
+	while (len < cap) {
+		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
+			if (name != NULL && rc == CT_ERR_IO)
+				continue;   /* a symlink: see above */
+			break;
+		}
+		if (name == NULL)
+			break;
+		if (len + 2 > alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			if ((nv = realloc(v, alloc * sizeof(*v))) == NULL) {
+				rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		if ((v[len] = strdup(name)) == NULL) {
+			rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+			break;
+		}
+		v[++len] = NULL;
+	}
+	ct_spool_dir_close(&d);
+	if (rc == CT_OK && v == NULL && (v = calloc(1, sizeof(*v))) == NULL)
+		rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+	if (rc != CT_OK) {
+		ct_spool_names_free(v);
+		return rc;
+	}
+	qsort(v, len, sizeof(*v), cmpname);
+	*out = v;
+	*n = len;
+	return CT_OK;
+}
+
+/* Move the records of area (at most cap) to the directory to: claim and
+ * recover.  The names moved go to *names when names is not NULL. */
+static int moveall(struct ct_spool *s, enum ct_spool_area area,
+                   const char *from, const char *to, size_t cap, int recover,
+                   char ***names, size_t *n, char *err)
+{
+	struct dest d;
+	char **v = NULL;
+	int *status = NULL, rc;
+	size_t cnt = 0, i;
+
+	*n = 0;
+	if (names)
+		*names = NULL;
+	if (s->lockfd < 0)
+		return ct_seterr(err, CT_ERR_INPUT, "spool \"%s\": take the lock first",
+		                 s->dir);
+	if ((rc = scan(s, area, cap, &v, &cnt, err)) != CT_OK)
+		goto out;
+	if (cnt > 0 && (status = calloc(cnt, sizeof *status)) == NULL) {
+		rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(d.rel, sizeof d.rel, "%s", to);
+	rc = mover(s, from, (const char *const *)v, cnt, &d, 1, NULL, recover,
+	           status, err);
+	/* recover: NAME in both, two different files.  Names are unique,
+	 * so this is not calltrail's doing; the cur/ one goes to failed/
+	 * with the reason, where status counts it: neither is lost. */
+	for (i = 0; rc == CT_OK && i < cnt; i++)
+		if (status[i] == CONFLICT)
+			rc = ct_spool_fail(s, v[i], "left in cur/ by an interrupted run "
+			                   "while a different record of the same name "
+			                   "was in new/", err);
+	if (rc != CT_OK)
+		goto out;
+	*n = cnt;
+	if (names) {
+		*names = v;
+		v = NULL;
+	}
+out:
+	free(status);
+	ct_spool_names_free(v);
+	return rc;
+}
+
+/* Remove tmp/ files a dead writer left; see "36 hours" at the top of
+ * spool.c.  Only record names: nothing else in tmp/ is a writer's. */
+static void sweep_tmp(struct ct_spool *s)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+	time_t now = time(NULL);
+
+	if (ct_spool_subdir(s, "tmp", O_RDONLY, &fd, NULL, NULL) != CT_OK)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (ct_spool_is_record_name(de->d_name) &&
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS)
+			(void)unlinkat(fd, de->d_name, 0);
+	closedir(d);
+}
+
+/* cur/ -> new/ for everything a crashed run left; lock required. */
+int ct_spool_recover(struct ct_spool *s, size_t *n, char *err)
+{
+	int rc = moveall(s, CT_SPOOL_CUR, "cur", "new", SIZE_MAX, 1, NULL, n, err);
+
+	if (rc == CT_OK)
+		sweep_tmp(s);
+	return rc;
+}
+
+/* new/ -> cur/, oldest first, at most CT_SPOOL_CLAIM_MAX; lock required. */
+int ct_spool_claim(struct ct_spool *s, char ***names, size_t *n, char *err)
+{
+	return moveall(s, CT_SPOOL_NEW, "new", "cur", CT_SPOOL_CLAIM_MAX, 0,
+	               names, n, err);
+}
+
+/* Make sent/DAY (0700) when missing; a new one is made durable in sent/
+ * before any record is moved into it. */
+static int mkday(struct ct_spool *s, const char *day, char *err)
+{
+	char sent[PATH_MAX];
+	int fd, rc = CT_OK;
+
+	if (ct_spool_day_number(day) < 0)
+		return ct_seterr(err, CT_ERR_INPUT, "not a day: \"%.16s\"", day);
+	if ((rc = ct_spool_subdir(s, "sent", O_RDONLY, &fd, sent, err)) != CT_OK)
+		return rc;
+	if (mkdirat(fd, day, CT_SPOOL_PRIV_MODE) == 0)
+		rc = ct_spool_syncfd(fd, sent, err);
+	else if (errno != EEXIST)
+		rc = ct_seterr(err, CT_ERR_IO, "mkdir \"%s/%s\" failed: %s", sent, day,
+		               strerror(errno));
+	close(fd);
+	return rc;
 }
 
 /* cur/NAME -> sent/DAY/NAME for each record; see ct_spool.h. */
@@ -141,9 +327,9 @@ int ct_spool_done_many(struct ct_spool *s, const char *const *names,
                        const char *const *days, size_t n, int *status,
                        char *err)
 {
-	char sent[PATH_MAX], d[PATH_MAX], e[CT_ERRLEN];
-	char (*rel)[16] = NULL;
-	const char **dirs = NULL, **ok = NULL;
+	char e[CT_ERRLEN];
+	struct dest *dests = NULL;
+	const char **ok = NULL;
 	size_t *okof = NULL, *idx = NULL, i, k, nd = 0, nok = 0;
 	int rc = CT_OK, rc2, *st = NULL;
 
@@ -151,8 +337,7 @@ int ct_spool_done_many(struct ct_spool *s, const char *const *names,
 		status[i] = CT_ERR_IO;
 	if (n == 0)
 		return CT_OK;
-	if ((rel = calloc(n, sizeof *rel)) == NULL ||
-	    (dirs = calloc(n, sizeof *dirs)) == NULL ||
+	if ((dests = calloc(n, sizeof *dests)) == NULL ||
 	    (ok = calloc(n, sizeof *ok)) == NULL ||
 	    (okof = calloc(n, sizeof *okof)) == NULL ||
 	    (idx = calloc(n, sizeof *idx)) == NULL ||
@@ -162,49 +347,32 @@ int ct_spool_done_many(struct ct_spool *s, const char *const *names,
 			status[i] = rc;
 		goto out;
 	}
-	if ((rc = ct_spool_mkpath(sent, err, "%s/sent", s->dir)) != CT_OK)
-		goto out;
-	/* Each distinct day once: check it, make sent/DAY/ (a new one must
-	 * itself survive a crash before a record is moved into it). */
+	/* Each distinct day once: check it and make sent/DAY/. */
 	for (i = 0; i < n; i++) {
 		const char *day = days[i] ? days[i] : "";
 
-		for (k = 0; k < nd && strcmp(rel[k] + 5, day) != 0; k++)
+		for (k = 0; k < nd && strcmp(dests[k].rel + 5, day) != 0; k++)
 			;
 		if (k == nd) {
-			if (ct_spool_day_number(day) < 0)
-				rc2 = ct_seterr(e, CT_ERR_INPUT, "not a day: \"%.16s\"", day);
-			else if ((rc2 = ct_spool_mkpath(d, e, "%s/%s", sent, day)) != CT_OK)
-				;
-			else if (mkdir(d, 0700) == 0)
-				rc2 = ct_fsync_dir(sent, e);
-			else if (errno != EEXIST)
-				rc2 = ct_seterr(e, CT_ERR_IO, "mkdir \"%s\" failed: %s", d,
-				                strerror(errno));
-			if (rc2 != CT_OK) {
+			if ((rc2 = mkday(s, day, e)) != CT_OK) {
 				status[i] = rc2;
-				if (rc == CT_OK) {
-					rc = rc2;
-					if (err)
-						snprintf(err, CT_ERRLEN, "%s", e);
-				}
+				keep(&rc, err, rc2, e);
 				continue;    /* a bad day is checked again: rare */
 			}
-			snprintf(rel[nd], sizeof rel[nd], "sent/%s", day);
-			dirs[nd++] = rel[k];
+			snprintf(dests[nd++].rel, sizeof dests[k].rel, "sent/%s", day);
 		}
 		ok[nok] = names[i];
 		okof[nok] = k;
 		idx[nok++] = i;
 	}
-	rc2 = finish_many(s, ok, nok, dirs, okof, nd, st, rc == CT_OK ? err : NULL);
+	rc2 = mover(s, "cur", ok, nok, dests, nd, okof, 0, st,
+	            rc == CT_OK ? err : NULL);
 	if (rc == CT_OK)
 		rc = rc2;
 	for (i = 0; i < nok; i++)
 		status[idx[i]] = st[i];
 out:
-	free(rel);
-	free(dirs);
+	free(dests);
 	free(ok);
 	free(okof);
 	free(idx);
@@ -221,15 +389,17 @@ int ct_spool_done(struct ct_spool *s, const char *name, const char *day,
 	return ct_spool_done_many(s, &name, &day, 1, &status, err);
 }
 
-/* cur/NAME -> failed/NAME, with failed/NAME.why (why + "\n", 0600) first. */
+/* cur/NAME -> failed/NAME, with failed/NAME.why (why + "\n", 0600) first,
+ * written by the durable-write primitive. */
 int ct_spool_fail(struct ct_spool *s, const char *name, const char *why,
                   char *err)
 {
-	char failed[PATH_MAX], p[PATH_MAX], text[WHY_MAX + 2];
+	char failed[PATH_MAX], whyname[NAME_MAX + 1], text[WHY_MAX + 2];
+	struct dest d;
 	size_t i, n;
-	int rc;
+	int rc, fd = -1, status;
 
-	if (!ct_spool_valid_name(name))
+	if (!ct_spool_is_record_name(name))
 		return ct_seterr(err, CT_ERR_INPUT, "not a spool record name: \"%.64s\"",
 		                 name);
 	/* One line, whatever the reason holds: status reads these back. */
@@ -240,30 +410,38 @@ int ct_spool_fail(struct ct_spool *s, const char *name, const char *why,
 		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
 			text[i] = ' ';
 	text[n++] = '\n';
-	if ((rc = ct_spool_mkpath(failed, err, "%s/failed", s->dir)) != CT_OK ||
-	    (rc = ct_spool_mkpath(p, err, "%s/%s.why", failed, name)) != CT_OK ||
-	    (rc = ct_file_put(p, text, n, 0600, err)) != CT_OK)
+	snprintf(whyname, sizeof whyname, "%s.why", name);
+	if ((rc = ct_spool_subdir(s, "failed", O_RDONLY, &fd, failed, err)) != CT_OK)
 		return rc;
-	return finish(s, name, "failed", err);
+	rc = ct_file_put_at(fd, failed, whyname, text, n, CT_SPOOL_FILE_MODE, err);
+	close(fd);
+	if (rc != CT_OK)
+		return rc;
+	snprintf(d.rel, sizeof d.rel, "failed");
+	return mover(s, "cur", &name, 1, &d, 1, NULL, 0, &status, err);
 }
 
 /* cur/NAME -> new/NAME for each record; see ct_spool.h. */
 int ct_spool_unclaim_many(struct ct_spool *s, const char *const *names,
                           size_t n, int *status, char *err)
 {
-	const char *dir = "new";
+	struct dest d;
 
-	return finish_many(s, names, n, &dir, NULL, 1, status, err);
+	snprintf(d.rel, sizeof d.rel, "new");
+	return mover(s, "cur", names, n, &d, 1, NULL, 0, status, err);
 }
 
 /* cur/NAME -> new/NAME. */
 int ct_spool_unclaim(struct ct_spool *s, const char *name, char *err)
 {
-	return finish(s, name, "new", err);
+	int status;
+
+	return ct_spool_unclaim_many(s, &name, 1, &status, err);
 }
 
 /* Remove one sent/DAY directory and the records in it, never following
- * a symlink (the entries are unlinked, not their targets). */
+ * a symlink (the entries are unlinked, not their targets; a symlinked
+ * DAY is an error, its target untouched). */
 static int rmday(int sentfd, const char *sent, const char *day, char *err)
 {
 	DIR *d = NULL;
@@ -273,8 +451,9 @@ static int rmday(int sentfd, const char *sent, const char *day, char *err)
 
 	fd = openat(sentfd, day, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_IO, "open \"%s/%s\" failed: %s", sent,
-		               day, strerror(errno));
+		rc = ct_seterr(err, CT_ERR_IO, "open \"%s/%s\" failed: %s%s", sent,
+		               day, strerror(errno), errno == ELOOP || errno == ENOTDIR
+		               ? " (a symlink: never followed)" : "");
 		if (fd >= 0)
 			close(fd);
 		goto out;
@@ -305,51 +484,81 @@ out:
 }
 
 /*
- * Remove sent/DAY for every valid DAY strictly before (UTC day of now_us)
- * - keep_days; any other name in sent/ is left alone.  Keeps going after
- * a failure and returns the first one.
+ * Remove sent/DAY for every valid DAY strictly before min(today, newest
+ * DAY) - keep_days; nothing on an implausible clock; any other name in
+ * sent/ is left alone, a symlinked DAY is reported and left alone.  Keeps
+ * going after a failure and returns the first one.
  */
 int ct_spool_prune(struct ct_spool *s, int keep_days, int64_t now_us,
                    size_t *removed, char *err)
 {
-	char sent[PATH_MAX];
-	DIR *d = NULL;
-	struct dirent *de;
-	struct stat st;
-	int64_t today, day;
+	struct ct_spool_dir d;
+	const char *name;
+	char (*days)[11] = NULL, (*nv)[11], e[CT_ERRLEN], t[CT_TIMELEN];
+	size_t nd = 0, cap = 0, i;
+	int64_t today, newest = -1, base, day;
 	int rc, first = CT_OK;
 
 	*removed = 0;
-	if (keep_days < 0 || now_us < 0)
+	d.fd = -1;
+	if (keep_days < 0)
 		return ct_seterr(err, CT_ERR_INPUT, "keep_days: must be >= 0");
-	if ((rc = ct_spool_mkpath(sent, err, "%s/sent", s->dir)) != CT_OK)
-		return rc;
-	if ((d = opendir(sent)) == NULL) {
-		rc = ct_seterr(err, CT_ERR_IO, "open \"%s\" failed: %s", sent,
-		               strerror(errno));
-		goto out;
+	if (now_us < 0)
+		return ct_seterr(err, CT_ERR_INPUT, "the clock says %lld s, before 1970: "
+		                 "not pruning sent/; set the system clock",
+		                 (long long)(now_us / 1000000));
+	/* Every day of sent/ first: the newest one decides what "old" is. */
+	if ((rc = ct_spool_dir_open(s, CT_SPOOL_SENT, NULL, &d, err)) != CT_OK)
+		return rc == CT_ERR_NOTFOUND ? CT_OK : rc;
+	while (nd < DAYS_MAX) {
+		if ((rc = ct_spool_dir_next(&d, &name, e)) != CT_OK) {
+			keep(&first, err, rc, e);
+			if (name != NULL)
+				continue;   /* a symlinked DAY: reported, left alone */
+			goto out;
+		}
+		if (name == NULL)
+			break;
+		if (nd == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = realloc(days, cap * sizeof *days)) == NULL) {
+				rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			days = nv;
+		}
+		snprintf(days[nd++], sizeof *days, "%s", name);
+		if ((day = ct_spool_day_number(name)) > newest)
+			newest = day;
 	}
 	today = now_us / 86400000000LL;
-	while ((de = readdir(d)) != NULL) {
-		if ((day = ct_spool_day_number(de->d_name)) < 0 || day >= today - keep_days)
+	/* One day of slack: an agent's clock a little ahead at midnight. */
+	if (newest > today + 1) {
+		for (i = 0; i < nd && ct_spool_day_number(days[i]) != newest; i++)
+			;
+		ct_time_format_ms(now_us, t);
+		rc = ct_seterr(err, CT_ERR_INPUT, "the clock says %.10s, before the "
+		               "newest day filed, \"%s/%s\": not pruning; check the "
+		               "system clock", t, d.path, days[i]);
+		goto out;
+	}
+	/* A clock far ahead prunes nothing the records do not call old. */
+	base = newest < today ? newest : today;
+	for (i = 0; i < nd; i++) {
+		if (ct_spool_day_number(days[i]) >= base - keep_days)
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		if ((rc = rmday(dirfd(d), sent, de->d_name,
-		                first == CT_OK ? err : NULL)) == CT_OK)
+		if ((rc = rmday(d.fd, d.path, days[i], e)) == CT_OK)
 			(*removed)++;
-		else if (first == CT_OK)
-			first = rc;
+		else
+			keep(&first, err, rc, e);
 	}
 	rc = first;
 	if (*removed > 0) {
-		int rc2 = ct_fsync_dir(sent, rc == CT_OK ? err : NULL);
-		if (rc == CT_OK)
-			rc = rc2;
+		int rc2 = ct_spool_syncfd(d.fd, d.path, e);
+		keep(&rc, err, rc2, e);
 	}
 out:
-	if (d)
-		closedir(d);
+	ct_spool_dir_close(&d);
+	free(days);
 	return rc;
 }

@@ -71,12 +71,12 @@ is 3 "$(j s.last_run.stored)" "--json: last_run.stored"
 is 1 "$(j s.last_run.refused)" "--json: last_run.refused"
 
 # A .why that would paint a terminal or flood it is cut and defanged.
-printf 'x' >"$SPOOL/failed/2.2.evil.json"
+printf 'x' >"$SPOOL/failed/2.2.eeee.json"
 { printf '\033[31mred\007'; head -c 600 /dev/zero | tr '\0' 'A'; printf '\n2nd line\n'; } \
-	>"$SPOOL/failed/2.2.evil.json.why"
-touch -d '+1 minute' "$SPOOL/failed/2.2.evil.json.why"
+	>"$SPOOL/failed/2.2.eeee.json.why"
+touch -d '+1 minute' "$SPOOL/failed/2.2.eeee.json.why"
 st
-line=$(grep '2.2.evil.json:' "$T/out")
+line=$(grep '2.2.eeee.json:' "$T/out")
 case "$line" in *"$(printf '\033')"*|*"$(printf '\007')"*) r=1 ;; *) r=0 ;; esac
 ok $r "control bytes of a .why never reach the terminal"
 [ ${#line} -le 240 ]
@@ -85,7 +85,33 @@ like "$(cat "$T/out")" "failed +2" "two refused records"
 grep -q "2nd line" "$T/out"
 is 1 $? "only the first line of a .why is shown"
 st --json
-is 2.2.evil.json "$(j 's.failed.recent[0].name')" "--json: newest .why first"
+is 2.2.eeee.json "$(j 's.failed.recent[0].name')" "--json: newest .why first"
+
+# A clock set back: every file looks younger than now.  Ages are 0, never
+# negative (text and JSON).
+for f in "$SPOOL"/new/*; do touch -d '+3 hours' "$f"; done
+st --json
+is 0 "$(j s.new.oldest_age_seconds)" "--json: a file from the future has age 0, not negative"
+st
+like "$(cat "$T/out")" "new +2 waiting, oldest 0m00s" "text: ... 0m00s"
+
+# Only what the spool's name rule calls a record counts (what upload
+# would claim), and nothing is followed through a symlink.
+printf 'x' >"$SPOOL/new/notes.txt"
+ln -s /etc/passwd "$SPOOL/new/9.9.ab.json"
+st --json
+is 2 "$(j s.new.count)" "--json: neither a non-record nor a symlink is counted"
+like "$(cat "$T/err")" "new/9\.9\.ab\.json\" is a symlink" "... the symlink is reported on stderr"
+rm -f "$SPOOL/new/notes.txt" "$SPOOL/new/9.9.ab.json"
+mkdir -p "$T/elsewhere/2020-01-01"
+: >"$T/elsewhere/2020-01-01/1.1.a.json"
+mv "$SPOOL/sent" "$T/sent.real"
+ln -s "$T/elsewhere" "$SPOOL/sent"
+st
+is 74 "$(cat "$T/rc")" "a symlinked sent/: 74"
+like "$(cat "$T/err")" "$SPOOL/sent\" is a symlink" "... naming it"
+rm "$SPOOL/sent"
+mv "$T/sent.real" "$SPOOL/sent"
 
 # Failures.
 st --frobnicate
