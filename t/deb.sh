@@ -247,9 +247,10 @@ claims=$(python3 "$T/jwt.py" "$T/out" "$SECRET" 2>&1)
 like "$claims" "^$KEY Jane.Doe@acme.com [A-Za-z0-9_.-]+\$" \
 	"the token is signed with the secret from the credentials directory and carries the email"
 ROOM=${claims##* }
-ps -o user=,comm= -u $DYN >"$T/ps"
-grep -q calltrail-token "$T/ps" && ! ps -o comm= -u root | grep -q calltrail-token
-ok $? "calltrail-token runs as the dynamic uid $DYN only"
+main=$(pgrep -P $LAUNCH); kids=$(pgrep -P "${main:-1}" | tr '\n' ',')
+ps -o uid=,comm= -p "${main:-1},${kids%,}" >"$T/ps"
+is "$DYN calltrail-token" "$(sort -u "$T/ps" | sed 's/^ *//; s/  */ /')" \
+	"calltrail-token and its workers run as the dynamic uid $DYN"
 grep -F "$SECRET" "$T/token.log" >/dev/null; ok $((!$?)) "... and never logs the secret"
 
 # ---- the agent: its own user in group calltrail ------------------------------
