@@ -30,8 +30,9 @@
  *     connection is not read until they are, so a peer that pipelines
  *     requests and never reads holds at most about OUT_HIGH.
  *   - SIGTERM: the listening socket is left to the next process (systemd
- *     keeps it), idle connections are closed, requests in flight get
- *     STOP_MS to finish, then the loop returns.
+ *     keeps it), each connection is closed once its request is answered,
+ *     or after STOP_IDLE_MS without one, requests in flight get STOP_MS
+ *     to finish, then the loop returns.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -57,11 +58,11 @@
 #define EVENTS        64
 #define IN_FIRST      (16 * 1024)
 #define OUT_MAX       (1024 * 1024) /* one connection's unwritten answers, hard cap */
-#define OUT_HIGH      (64 * 1024)   /* no more answers made above this */
+#define OUT_HIGH      (32 * 1024)   /* no more answers made above this */
 #define ACCEPT_PAUSE  100           /* ms the listener rests after EMFILE & co. */
 #define KEEP_MS       75000         /* an idle kept-alive connection */
 #define STOP_MS       10000         /* after SIGTERM, for the requests in flight */
-#define STOP_NEW_MS   1000          /* after SIGTERM, for a new connection's request */
+#define STOP_IDLE_MS  1000          /* after SIGTERM, for a request on a new or idle one */
 #define THREADS_MAX   256
 
 enum { L_NEW, L_BUSY, L_IDLE, NLISTS };
@@ -93,6 +94,7 @@ struct loop {
 	int accepting;              /* the listener is in the epoll set */
 	int64_t pause_until;        /* ms: the listener rests until then (0: not) */
 	int64_t limit_logged;       /* ms: the last "at the limit" line */
+	int64_t emfile_logged;      /* ms: the last "accept: EMFILE" line */
 	int stopping;
 	int64_t stop_at;
 	int64_t now;                /* ms, monotonic, read once per round */
@@ -368,12 +370,17 @@ serve(struct loop *lp, struct conn *c)
 }
 
 /* Close the oldest connection that waits for nothing but a request, to
- * make room for a new one.  0 when every connection is busy. */
+ * make room for a new one.  0 when every connection is busy, or the only
+ * idle ones came in this round (their requests are yet to be read). */
 static int
 evict(struct loop *lp)
 {
 	struct conn *a = lp->lists[L_NEW].tail, *b = lp->lists[L_IDLE].tail;
 
+	if (a != NULL && a->t >= lp->now)
+		a = NULL;
+	if (b != NULL && b->t >= lp->now)
+		b = NULL;
 	if (a == NULL && b == NULL)
 		return 0;
 	if (a == NULL || (b != NULL && b->t < a->t))
@@ -396,8 +403,12 @@ accept_all(struct loop *lp)
 
 		if (lp->nconn >= lp->max && !evict(lp)) {
 			/* Every connection busy: new ones wait in the backlog
-			 * until one closes (conn_close puts the listener back). */
+			 * until one closes (conn_close puts the listener back).
+			 * Idle but accepted this round: read them first, and
+			 * accept again next round. */
 			listen_off(lp);
+			if (lp->lists[L_NEW].tail || lp->lists[L_IDLE].tail)
+				lp->pause_until = lp->now + 1;
 			return;
 		}
 		if ((fd = accept4(lp->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
@@ -407,8 +418,17 @@ accept_all(struct loop *lp)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				ct_log("accept: %s (%zu connections); accepting again in %d ms",
-				       strerror(errno), lp->nconn, ACCEPT_PAUSE);
+				/* Out of descriptors is the limit too: an idle
+				 * connection makes room; with none, the listener
+				 * rests (nginx: ngx_disable_accept_events). */
+				if (lp->now - lp->emfile_logged >= 1000) {
+					ct_log("accept: %s (%zu connections): closing idle ones, "
+					       "else accepting again in %d ms", strerror(errno),
+					       lp->nconn, ACCEPT_PAUSE);
+					lp->emfile_logged = lp->now;
+				}
+				if (evict(lp))
+					continue;
 				listen_off(lp);
 				lp->pause_until = lp->now + ACCEPT_PAUSE;
 				return;
@@ -479,10 +499,12 @@ next_due(const struct loop *lp)
 }
 
 /* SIGTERM or SIGINT: accept no more (the backlog is the next process's
- * when systemd holds the socket), let the idle go, let the busy finish. */
+ * when systemd holds the socket), let the busy finish, then go. */
 static void
 begin_stop(struct loop *lp)
 {
+	struct conn *c;
+
 	lp->stopping = 1;
 	lp->stop_at = lp->now + STOP_MS;
 	listen_off(lp);
@@ -490,9 +512,16 @@ begin_stop(struct loop *lp)
 	/* The signalfd stays readable: stop watching it, or every wait
 	 * would return at once. */
 	epoll_ctl(lp->ep, EPOLL_CTL_DEL, lp->sfd, NULL);
-	lp->to[L_IDLE] = 0;
-	if (lp->to[L_NEW] > STOP_NEW_MS)
-		lp->to[L_NEW] = STOP_NEW_MS;
+	/* FastCGI cannot tell nginx "do not reuse this connection", and
+	 * nginx does not retry a POST it began to send on a kept connection
+	 * we closed: an idle connection gets STOP_IDLE_MS more, a request on
+	 * it is answered and then the connection closed (pump), which nginx
+	 * sees before it caches the connection again. */
+	for (c = lp->lists[L_IDLE].head; c; c = c->next)
+		c->t = lp->now;
+	lp->to[L_IDLE] = STOP_IDLE_MS;
+	if (lp->to[L_NEW] > STOP_IDLE_MS)
+		lp->to[L_NEW] = STOP_IDLE_MS;
 }
 
 static void *
@@ -568,7 +597,7 @@ loop_init(struct loop *lp, int lfd, int sfd, size_t max, int timeout_ms,
 	lp->max = max;
 	lp->to[L_NEW] = lp->to[L_BUSY] = timeout_ms;
 	lp->to[L_IDLE] = KEEP_MS;
-	lp->limit_logged = -10000;
+	lp->limit_logged = lp->emfile_logged = -10000;
 	if ((lp->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    epoll_ctl(lp->ep, EPOLL_CTL_ADD, sfd, &sev) != 0) {
 		ct_log("epoll: %s", strerror(errno));
