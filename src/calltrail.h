@@ -264,8 +264,12 @@ int ct_write_full(int fd, const void *buf, size_t len);
 int ct_fsync_dir(const char *dir, char *err);
 /* mkdir -p with mode for every directory created. */
 int ct_mkdirs(const char *path, mode_t mode, char *err);
-/* Read a whole file of at most max bytes into b (b is reset first). */
+/* Read a whole file of at most max bytes into b (b is reset first); the
+ * last component is never followed if it is a symlink. */
 int ct_file_read(const char *path, size_t max, struct ct_buf *b, char *err);
+/* The same for dirfd/name; label names it in messages. */
+int ct_file_read_at(int dirfd, const char *name, const char *label, size_t max,
+                    struct ct_buf *b, char *err);
 
 /*
  * The durable-write primitive (fsutil.c): ct_dw_open creates a new file in

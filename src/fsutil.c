@@ -73,42 +73,50 @@ ct_mkdirs(const char *path, mode_t mode, char *err)
 }
 
 int
-ct_file_read(const char *path, size_t max, struct ct_buf *b, char *err)
+ct_file_read_at(int dirfd, const char *name, const char *label, size_t max,
+                struct ct_buf *b, char *err)
 {
 	char chunk[65536];
 	ssize_t n;
 	int fd, rc = CT_OK;
 
 	ct_buf_reset(b);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return ct_seterr(err, errno == ENOENT ? CT_ERR_NOTFOUND : CT_ERR_IO,
-		                 "open \"%s\" failed: %s", path, strerror(errno));
+		                 "open \"%s\" failed: %s%s", label, strerror(errno),
+		                 errno == ELOOP ? " (a symlink: never followed)" : "");
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			rc = ct_seterr(err, CT_ERR_IO, "read \"%s\" failed: %s",
-			               path, strerror(errno));
+			               label, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		if (b->len + (size_t)n > max) {
 			rc = ct_seterr(err, CT_ERR_TOOBIG,
-			               "\"%s\" is larger than %zu bytes", path, max);
+			               "\"%s\" is larger than %zu bytes", label, max);
 			goto out;
 		}
 		if ((rc = ct_buf_add(b, chunk, (size_t)n)) != CT_OK) {
-			ct_seterr(err, rc, "read \"%s\": %s", path, ct_strerror(rc));
+			ct_seterr(err, rc, "read \"%s\": %s", label, ct_strerror(rc));
 			goto out;
 		}
 	}
 	if (b->p == NULL && (rc = ct_buf_add(b, "", 0)) != CT_OK)
-		ct_seterr(err, rc, "read \"%s\": %s", path, ct_strerror(rc));
+		ct_seterr(err, rc, "read \"%s\": %s", label, ct_strerror(rc));
 out:
 	close(fd);
 	return rc;
+}
+
+int
+ct_file_read(const char *path, size_t max, struct ct_buf *b, char *err)
+{
+	return ct_file_read_at(AT_FDCWD, path, path, max, b, err);
 }
 
 /* ---- the durable-write primitive ------------------------------------ */

@@ -1,13 +1,29 @@
 /*
  * target-file.c — the file:///DIR target: a local tree DIR/KEY,
- * directories 0750, objects 0640.  URL parsing, key checks and the
- * dispatch are in target.c; see ct_target.h for the interface.
+ * directories 0750, objects 0640: the state of an open tree and storing
+ * objects.  Listing and fetching are in target-file-read.c; URL parsing,
+ * key checks and the dispatch in target.c; see ct_target.h for the
+ * interface.
  *
- * Each object is written by tmp + fsync + rename, so a reader never sees
- * half an object under its key and a crash leaves the old one or the
- * new.  Temporary files are DIR/.../.tmp-XXXXXX: every name starting with
- * '.' is skipped by the listing.  One thread writes a batch's files and
- * a pool of threads fsyncs each as soon as it is written; each directory
+ * Every path below DIR is reached from DIR's descriptor one component at
+ * a time with O_NOFOLLOW: a symlinked year=, month= or day= directory (or
+ * object) is an error naming it, never a way to write, list or read
+ * outside the tree.  DIR itself is the configured path and is followed.
+ *
+ * Each object is written with fsutil.c's durable-write primitive: a
+ * temporary DIR/.tmp/.tmp-<16 hex> (ct_tmp_name), fsynced, renamed to
+ * DIR/KEY, so a reader never sees half an object under its key and a
+ * crash leaves the old one or the new.  The listing skips every name
+ * starting with '.', so .tmp/ is never a key.  Keeping every temporary in
+ * one directory is what lets a run find a killed run's leftovers cheaply:
+ * the first store of each run removes those over an hour old there, and
+ * only names of the writer's own temporary pattern, so no object can be
+ * removed whatever it is called.  (Older versions wrote temporaries
+ * beside the key as .tmp-XXXXXX; the first store into a directory
+ * removes stale ones of that exact pattern there.)
+ *
+ * One thread writes a batch's files and a pool of threads, started once
+ * per open target, fsyncs each as soon as it is written; each directory
  * the batch renamed into is fsynced once, before any object of the batch
  * is reported stored (see ct_tfile_put).
  */
@@ -35,111 +51,12 @@
  */
 #define POOL_THREADS 32
 
-/* DIR/KEY into path (PATH_MAX); 0 when it does not fit. */
-static int keypath(const struct ct_target *t, const char *key, char *path)
-{
-	int n = snprintf(path, PATH_MAX, "%s/%s", t->dir, key);
-	return n > 0 && n < PATH_MAX;
-}
-
 /* A temporary file older than this was left by a run that died (kill -9,
  * power loss) between creating and renaming it: no run takes this long
  * over one object, and another host sharing the tree writes only young
  * ones. */
 #define TMP_STALE_SECONDS 3600
-
-/* Remove the stale temporaries in dir.  Best effort: a file that cannot
- * be removed costs only its space, never a store. */
-static void sweeptmp(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct stat st;
-	time_t now = time(NULL);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, ".tmp-", 5) != 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-}
-
-/*
- * Make dir (DIR/a/b/..., a directory of the tree) with its parents, and
- * make the name of every directory on the way durable: fsync DIR's parent
- * and each directory from DIR down to dir's parent (dir itself is synced
- * by the batch that writes into it).  This is done once per process for
- * each directory, not only when mkdir created it, so a directory a killed
- * run made but never synced is covered too.  It is remembered, so it costs
- * nothing for the next object in the same directory.  The first time,
- * it also removes the stale temporary files a killed run left in dir.
- */
-static int makedir(struct ct_target *t, const char *dir, char *err)
-{
-	char p[PATH_MAX];
-	size_t i, n = strlen(dir), root = strlen(t->dir);
-	const char *slash;
-	int rc;
-
-	for (i = 0; i < CT_TARGET_DIRCACHE; i++)
-		if (t->ready[i] && strcmp(t->ready[i], dir) == 0)
-			return CT_OK;
-	if (n >= sizeof p || n < root)
-		return ct_seterr(err, CT_ERR_INPUT, "bad directory \"%.200s\"", dir);
-	if ((rc = ct_mkdirs(dir, 0750, err)) != CT_OK)
-		return rc;
-	memcpy(p, dir, n + 1);
-	/* DIR's own name lives in its parent (DIR may just have been made). */
-	if ((slash = strrchr(t->dir, '/')) != NULL && slash != t->dir) {
-		p[slash - t->dir] = '\0';
-		rc = ct_fsync_dir(p, err);
-		p[slash - t->dir] = '/';
-		if (rc != CT_OK)
-			return rc;
-	}
-	for (i = root; i < n; i++) {
-		if (p[i] != '/')
-			continue;
-		p[i] = '\0';
-		rc = ct_fsync_dir(i == 0 ? "/" : p, err);
-		p[i] = '/';
-		if (rc != CT_OK)
-			return rc;
-	}
-	sweeptmp(dir);
-	/* Not remembering (no memory) only means doing this again. */
-	i = t->nready++ % CT_TARGET_DIRCACHE;
-	free(t->ready[i]);
-	t->ready[i] = strdup(dir);
-	return CT_OK;
-}
-
-/* The length of the directory part of key ("a/b" of "a/b/c"; 0: none). */
-static size_t keydirlen(const char *key)
-{
-	const char *slash = strrchr(key, '/');
-	return slash ? (size_t)(slash - key) : 0;
-}
-
-/* DIR/ + the directory part of key into path; 0 when it does not fit. */
-static int keydir(const struct ct_target *t, const char *key, char *path)
-{
-	int n = snprintf(path, PATH_MAX, "%s%s%.*s", t->dir, keydirlen(key) ? "/" : "",
-	                 (int)keydirlen(key), key);
-	return n > 0 && n < PATH_MAX;
-}
-
-/* Do keys a and b name objects in the same directory? */
-static int samedir(const char *a, const char *b)
-{
-	size_t n = keydirlen(a);
-	return n == keydirlen(b) && memcmp(a, b, n) == 0;
-}
+#define TMPDIR ".tmp"
 
 /* Where one object of a batch is between its write and its directory
  * fsync. */
@@ -147,153 +64,395 @@ enum { P_NONE, P_WRITTEN, P_SYNCED, P_RENAMED };
 
 struct pend {
 	int state;                  /* P_*; P_NONE: not (yet) written */
-	int fd;                     /* the open temporary file (P_WRITTEN) */
-	char tmp[PATH_MAX];         /* its name; "" once renamed or removed */
+	size_t dir;                 /* its directory in the batch's dirs */
+	struct ct_dw dw;            /* the temporary file */
 };
 
-/* A batch shared by the caller, which writes p[0..ready), and the pool
- * of threads, which fsyncs them in order as they come. */
+/* The fsync pool: threads started once per open target, fed one batch at
+ * a time by the caller, which writes p[0..ready) while they fsync them in
+ * order. */
 struct pool {
-	struct ct_target *t;
-	struct ct_obj *objs;
-	struct pend *p;
-	size_t n;                   /* objects to write */
-	size_t ready;               /* written so far (under mu) */
-	size_t next;                /* the next one to fsync (under mu) */
-	int done;                   /* the caller writes no more (under mu) */
-	int stop;                   /* a file failed: write no more (under mu) */
+	pthread_t th[POOL_THREADS];
+	size_t nth;                 /* threads running */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;          /* ready or done changed */
+	pthread_cond_t work;        /* ready or quit changed */
+	pthread_cond_t idle;        /* finished changed */
+	struct ct_obj *objs;        /* the batch (under mu) */
+	struct pend *p;
+	size_t ready;               /* written so far */
+	size_t next;                /* the next one to fsync */
+	size_t finished;            /* fsynced (or failed) */
+	int stop;                   /* a file failed: write no more */
+	int quit;                   /* the target is closing */
 };
 
-/* Write objs[i] to a new temporary file beside its key (mode 0640), left
- * open for fsync.  On failure its status says why and no file is left. */
-static int writeone(struct pool *w, size_t i)
-{
-	struct ct_obj *o = &w->objs[i];
-	struct pend *p = &w->p[i];
-	char path[PATH_MAX];
-	const char *slash;
-	int n;
+/* A directory of the tree this process has opened and made durable. */
+struct ready {
+	char *rel;                  /* "sessions/year=2025/month=10/day=29" */
+	int fd;
+};
 
+struct ct_tfile {
+	int rootfd;                 /* DIR */
+	int tmpfd;                  /* DIR/.tmp, -1 until the first store */
+	char tmppath[PATH_MAX];
+	struct ready ready[CT_TARGET_DIRCACHE];
+	size_t nready;              /* the next slot of ready to reuse */
+	int pooled;                 /* pool.mu and the conditions exist */
+	struct pool pool;
+};
+
+/* "DIR/rel" into out (PATH_MAX) for messages. */
+const char *ct_tfile_path(const struct ct_target *t, const char *rel, char *out)
+{
+	snprintf(out, PATH_MAX, "%s%s%s", t->dir, rel[0] ? "/" : "", rel);
+	return out;
+}
+
+/* Say why dir/name could not be opened as a directory of the tree. */
+int ct_tfile_whynot(int dir, const char *path, const char *name, int e,
+                    char *err)
+{
+	struct stat st;
+
+	if (e == ENOENT)
+		return ct_seterr(err, CT_ERR_NOTFOUND, "\"%s\" does not exist", path);
+	if ((e == ELOOP || e == ENOTDIR) &&
+	    fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		return ct_seterr(err, CT_ERR_IO, "archive \"%s\" is a symlink; "
+		                 "calltrail never follows one inside the archive", path);
+	return ct_seterr(err, CT_ERR_IO, "open \"%s\" failed: %s", path,
+	                 strerror(e));
+}
+
+/* Remove the stale temporaries in the open directory fd: only names of
+ * the writer's own pattern (ct_tmp_name), or, with legacy, of the
+ * mkstemp pattern ".tmp-" and 6 letters or digits older versions used.
+ * Neither can be an object ("..._<12 hex>.json.gz").  Best effort: a file
+ * that cannot be removed costs only its space, never a store. */
+static void sweep(int fd, int legacy)
+{
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		int mine = ct_tmp_name(n), old = 0;
+
+		if (!mine && legacy && strncmp(n, CT_TMP_PREFIX, 5) == 0 &&
+		    strlen(n) == 11) {
+			old = 1;
+			for (int i = 5; i < 11; i++)
+				if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
+				      (n[i] >= 'A' && n[i] <= 'Z')))
+					old = 0;
+		}
+		if ((mine || old) && fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime > TMP_STALE_SECONDS)
+			(void)unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
+}
+
+/* The target's state, made on first use; with create, DIR is made (and
+ * its name made durable in its parent) when missing. */
+static int state(struct ct_target *t, int create, struct ct_tfile **fp, char *err)
+{
+	struct ct_tfile *f = t->file;
+	char parent[PATH_MAX];
+	const char *slash;
+	int rc;
+
+	if (f == NULL) {
+		if ((f = calloc(1, sizeof *f)) == NULL)
+			return ct_seterr(err, CT_ERR_NOMEM, "target: out of memory");
+		f->rootfd = f->tmpfd = -1;
+		t->file = f;
+	}
+	if (f->rootfd < 0) {
+		if ((f->rootfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
+		    errno == ENOENT && create) {
+			if ((rc = ct_mkdirs(t->dir, 0750, err)) != CT_OK)
+				return rc;
+			f->rootfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		}
+		if (f->rootfd < 0)
+			return ct_seterr(err, errno == ENOENT ? CT_ERR_NOTFOUND : CT_ERR_IO,
+			                 "open \"%s\" failed: %s", t->dir, strerror(errno));
+	}
+	if (create && f->tmpfd < 0) {
+		/* DIR's own name lives in its parent, once per process: a
+		 * killed run may have made DIR without syncing it. */
+		if ((slash = strrchr(t->dir, '/')) != NULL) {
+			snprintf(parent, sizeof parent, "%.*s", slash == t->dir ? 1 :
+			         (int)(slash - t->dir), t->dir);
+			if ((rc = ct_fsync_dir(parent, err)) != CT_OK)
+				return rc;
+		}
+		if (mkdirat(f->rootfd, TMPDIR, 0700) == 0 && fsync(f->rootfd) < 0)
+			return ct_seterr(err, CT_ERR_IO, "fsync \"%s\" failed: %s", t->dir,
+			                 strerror(errno));
+		ct_tfile_path(t, TMPDIR, f->tmppath);
+		if ((f->tmpfd = openat(f->rootfd, TMPDIR, O_RDONLY | O_DIRECTORY |
+		                       O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return ct_tfile_whynot(f->rootfd, f->tmppath, TMPDIR, errno, err);
+		sweep(f->tmpfd, 0);
+	}
+	*fp = f;
+	return CT_OK;
+}
+
+/*
+ * Open the directory rel (a key's directory part, "" for DIR) from DIR
+ * with O_NOFOLLOW at every step; with create, make what is missing
+ * (0750) and make the name of every directory on the way durable (fsync
+ * each parent), once per process for each directory, so one a killed run
+ * made but never synced is covered too.  The descriptor is remembered
+ * (the caller gets its own duplicate in *fd), so the next object in the
+ * same directory costs a lookup.  The first time, stale temporaries an
+ * older version left there are removed.
+ */
+static int dirat(struct ct_target *t, struct ct_tfile *f, const char *rel,
+                 int create, int *fd, char *err)
+{
+	char comp[NAME_MAX + 1], path[PATH_MAX];
+	const char *c = rel, *slash;
+	int at, nfd, rc;
+	size_t i, n;
+
+	*fd = -1;
+	for (i = 0; i < CT_TARGET_DIRCACHE; i++)
+		if (f->ready[i].rel && strcmp(f->ready[i].rel, rel) == 0) {
+			if ((*fd = fcntl(f->ready[i].fd, F_DUPFD_CLOEXEC, 0)) < 0)
+				return ct_seterr(err, CT_ERR_IO, "dup failed: %s",
+				                 strerror(errno));
+			return CT_OK;
+		}
+	if ((at = fcntl(f->rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return ct_seterr(err, CT_ERR_IO, "dup failed: %s", strerror(errno));
+	while (*c) {
+		slash = strchr(c, '/');
+		n = slash ? (size_t)(slash - c) : strlen(c);
+		if (n == 0 || n > NAME_MAX || c[0] == '.') {
+			close(at);
+			return ct_seterr(err, CT_ERR_INPUT, "bad directory \"%.200s\"", rel);
+		}
+		memcpy(comp, c, n);
+		comp[n] = '\0';
+		snprintf(path, sizeof path, "%s/%.*s", t->dir, (int)(c - rel + n), rel);
+		if (create && mkdirat(at, comp, 0750) < 0 && errno != EEXIST) {
+			rc = ct_seterr(err, CT_ERR_IO, "mkdir \"%s\" failed: %s", path,
+			               strerror(errno));
+			close(at);
+			return rc;
+		}
+		nfd = openat(at, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			rc = ct_tfile_whynot(at, path, comp, errno, err);
+			close(at);
+			return rc;
+		}
+		/* comp's name is durable in its parent before anything goes in. */
+		if (create && fsync(at) < 0) {
+			rc = ct_seterr(err, CT_ERR_IO, "fsync \"%s\" failed: %s", path,
+			               strerror(errno));
+			close(at);
+			close(nfd);
+			return rc;
+		}
+		close(at);
+		at = nfd;
+		c += n + (slash ? 1 : 0);
+	}
+	if (create) {
+		sweep(at, 1);
+		/* Not remembering (no memory) only means doing this again. */
+		i = f->nready++ % CT_TARGET_DIRCACHE;
+		free(f->ready[i].rel);
+		if (f->ready[i].rel)
+			close(f->ready[i].fd);
+		f->ready[i].rel = NULL;
+		if ((f->ready[i].rel = strdup(rel)) != NULL &&
+		    (f->ready[i].fd = fcntl(at, F_DUPFD_CLOEXEC, 0)) < 0) {
+			free(f->ready[i].rel);
+			f->ready[i].rel = NULL;
+		}
+	}
+	*fd = at;
+	return CT_OK;
+}
+
+/* For target-file-read.c: a descriptor of DIR (its own) or of the
+ * directory rel below it, reached with O_NOFOLLOW; nothing is made. */
+int ct_tfile_opendir(struct ct_target *t, const char *rel, int *fd, char *err)
+{
+	struct ct_tfile *f;
+	int rc;
+
+	*fd = -1;
+	if ((rc = state(t, 0, &f, err)) != CT_OK)
+		return rc;
+	return dirat(t, f, rel, 0, fd, err);
+}
+
+/* The length of the directory part of key ("a/b" of "a/b/c"; 0: none). */
+size_t ct_tfile_keydirlen(const char *key)
+{
+	const char *slash = strrchr(key, '/');
+	return slash ? (size_t)(slash - key) : 0;
+}
+
+/* The last component of key. */
+const char *ct_tfile_keybase(const char *key)
+{
+	const char *slash = strrchr(key, '/');
+	return slash ? slash + 1 : key;
+}
+
+/* Write objs[i] to a new temporary file in DIR/.tmp (mode 0640), left
+ * open for fsync.  On failure its status says why and no file is left. */
+static int writeone(struct ct_tfile *f, struct ct_obj *o, struct pend *p)
+{
 	o->attempts = 1;
-	if (!keypath(w->t, o->key, path) || (slash = strrchr(path, '/')) == NULL) {
-		o->status = ct_seterr(o->err, CT_ERR_INPUT, "key too long: %.80s", o->key);
+	if ((o->status = ct_dw_open(&p->dw, f->tmpfd, f->tmppath, NULL, 0640,
+	                            o->err)) != CT_OK)
 		return o->status;
-	}
-	n = (int)(slash - path);
-	if (snprintf(p->tmp, sizeof p->tmp, "%.*s/.tmp-XXXXXX", n, path) >=
-	    (int)sizeof p->tmp) {
-		p->tmp[0] = '\0';
-		o->status = ct_seterr(o->err, CT_ERR_INPUT, "path too long: \"%s\"", path);
-		return o->status;
-	}
-	if ((p->fd = mkstemp(p->tmp)) < 0) {
-		p->tmp[0] = '\0';
-		o->status = ct_seterr(o->err, CT_ERR_IO, "create a temporary file in "
-		                      "\"%.*s\" failed: %s", n, path, strerror(errno));
-		return o->status;
-	}
-	if (fchmod(p->fd, 0640) < 0 || ct_write_full(p->fd, o->data, o->len) < 0) {
-		o->status = ct_seterr(o->err, CT_ERR_IO, "write \"%s\" failed: %s",
-		                      p->tmp, strerror(errno));
-		close(p->fd);
-		p->fd = -1;
-		unlink(p->tmp);
-		p->tmp[0] = '\0';
+	if ((o->status = ct_dw_write(&p->dw, o->data, o->len, o->err)) != CT_OK) {
+		ct_dw_abort(&p->dw);
 		return o->status;
 	}
 	p->state = P_WRITTEN;
 	return CT_OK;
 }
 
-/* fsync and close p[i] (a pool thread).  Some file systems report a full
+/* fsync and close p (a pool thread).  Some file systems report a full
  * disk only here.  P_SYNCED only when both worked: its bytes are durable,
  * and its status stays "not attempted" until ct_tfile_put has renamed it
- * and fsynced its directory.  Touches only objs[i] and p[i]. */
-static int syncone(struct pool *w, size_t i)
+ * and fsynced its directory.  Touches only o and p. */
+static void syncone(struct pool *w, struct ct_obj *o, struct pend *p)
 {
-	struct ct_obj *o = &w->objs[i];
-	struct pend *p = &w->p[i];
-	int e = fsync(p->fd) < 0 ? errno : 0;
+	char e[CT_ERRLEN];
 
-	if (close(p->fd) < 0 && e == 0)
-		e = errno;
-	p->fd = -1;
-	if (e != 0) {
-		o->status = ct_seterr(o->err, CT_ERR_IO, "write \"%s\" failed: %s",
-		                      p->tmp, strerror(e));
-		p->state = P_NONE;      /* the caller removes p->tmp */
-		return o->status;
+	if (ct_dw_sync(&p->dw, e) != CT_OK) {
+		o->status = CT_ERR_IO;
+		snprintf(o->err, sizeof o->err, "%s", e);
+		p->state = P_NONE;      /* the caller removes the file */
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		pthread_mutex_unlock(&w->mu);
+		return;
 	}
 	p->state = P_SYNCED;
-	return CT_OK;
 }
 
-/* A pool thread (or the caller, when no thread could start): fsync each
- * file as soon as it is written, until the caller is done. */
+/* A pool thread: fsync each file as soon as the caller has written it,
+ * batch after batch, until the target closes. */
 static void *poolrun(void *arg)
 {
 	struct pool *w = arg;
-	size_t i;
+	struct ct_obj *o;
+	struct pend *p;
 
+	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		pthread_mutex_lock(&w->mu);
-		while (w->next >= w->ready && !w->done)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->next >= w->ready) {
-			pthread_mutex_unlock(&w->mu);
-			return NULL;
-		}
-		i = w->next++;
+		while (w->next >= w->ready && !w->quit)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (w->next >= w->ready)
+			break;
+		o = &w->objs[w->next];
+		p = &w->p[w->next++];
 		pthread_mutex_unlock(&w->mu);
-		if (syncone(w, i) != CT_OK) {
-			pthread_mutex_lock(&w->mu);
-			w->stop = 1;
-			pthread_mutex_unlock(&w->mu);
-		}
+		syncone(w, o, p);
+		pthread_mutex_lock(&w->mu);
+		w->finished++;
+		pthread_cond_signal(&w->idle);
 	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Start the pool's threads, once per open target.  They block every
+ * signal, so the exporter's handlers run where they always did.  No
+ * thread at all is no error: the caller then fsyncs the files itself. */
+static int poolstart(struct ct_tfile *f, char *err)
+{
+	struct pool *w = &f->pool;
+	sigset_t all, old;
+
+	if (f->pooled)
+		return CT_OK;
+	if (pthread_mutex_init(&w->mu, NULL) != 0)
+		return ct_seterr(err, CT_ERR_NOMEM, "target: cannot make a mutex");
+	if (pthread_cond_init(&w->work, NULL) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		return ct_seterr(err, CT_ERR_NOMEM, "target: cannot make a condition");
+	}
+	if (pthread_cond_init(&w->idle, NULL) != 0) {
+		pthread_cond_destroy(&w->work);
+		pthread_mutex_destroy(&w->mu);
+		return ct_seterr(err, CT_ERR_NOMEM, "target: cannot make a condition");
+	}
+	f->pooled = 1;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (w->nth = 0; w->nth < POOL_THREADS; w->nth++)
+		if (pthread_create(&w->th[w->nth], NULL, poolrun, w) != 0)
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return CT_OK;
 }
 
 /*
- * Write objs[0..n) here and fsync them with up to POOL_THREADS threads,
- * each file as soon as it is written; stop writing after a failure.  The
- * threads block every signal, so the exporter's handlers run where they
- * always did.  When no thread can start, the caller fsyncs them itself
- * after writing them all, with the same result.
+ * Write objs[0..n) here and have the pool fsync each file as soon as it
+ * is written; stop writing after a failure.  Returns when every written
+ * file is fsynced (or failed).  Without threads the caller fsyncs them
+ * itself after writing them all, with the same result.
  */
-static void writeall(struct pool *w)
+static void writeall(struct ct_tfile *f, struct ct_obj *objs, struct pend *p,
+                     size_t n)
 {
-	pthread_t th[POOL_THREADS];
-	int started[POOL_THREADS], any = 0, stop;
-	sigset_t all, old;
-	size_t i, k, nt = w->n < POOL_THREADS ? w->n : POOL_THREADS;
+	struct pool *w = &f->pool;
+	size_t i;
+	int stop;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (k = 0; k < nt; k++)
-		any |= started[k] = pthread_create(&th[k], NULL, poolrun, w) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	for (i = 0; i < w->n; i++) {
+	pthread_mutex_lock(&w->mu);
+	w->objs = objs;
+	w->p = p;
+	w->ready = w->next = w->finished = 0;
+	w->stop = 0;
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&w->mu);
 		stop = w->stop;
 		pthread_mutex_unlock(&w->mu);
-		if (stop || writeone(w, i) != CT_OK)
+		if (stop || writeone(f, &objs[i], &p[i]) != CT_OK)
 			break;
 		pthread_mutex_lock(&w->mu);
 		w->ready = i + 1;
-		pthread_cond_signal(&w->cv);
+		pthread_cond_signal(&w->work);
 		pthread_mutex_unlock(&w->mu);
 	}
+	if (w->nth == 0) {
+		for (i = 0; i < n; i++)
+			if (p[i].state == P_WRITTEN)
+				syncone(w, &objs[i], &p[i]);
+		return;
+	}
 	pthread_mutex_lock(&w->mu);
-	w->done = 1;
-	pthread_cond_broadcast(&w->cv);
+	while (w->finished < w->ready)
+		pthread_cond_wait(&w->idle, &w->mu);
+	w->objs = NULL;
+	w->p = NULL;
+	w->ready = w->next = w->finished = 0;
 	pthread_mutex_unlock(&w->mu);
-	if (!any)
-		poolrun(w);
-	for (k = 0; k < nt; k++)
-		if (started[k])
-			pthread_join(th[k], NULL);
 }
 
 /* Remember the first failure of a batch in rc and err. */
@@ -305,14 +464,21 @@ static void first(int *rc, char *err, const struct ct_obj *o)
 	snprintf(err, CT_ERRLEN, "%s", o->err);
 }
 
+/* The distinct directories of a batch, each open once. */
+struct bdir {
+	char rel[CT_TARGET_KEY_MAX + 1];
+	int fd;
+	int renamed;                /* something was renamed into it */
+};
+
 /*
  * Store objs[0..n) in the local tree.  The order is what makes a crash
  * (kill -9 or power loss) at any point harmless:
  *
  *   1. every object's directory made, and the names of the directories
- *      above it made durable (makedir, once per directory and process);
- *   2. each object written to a temporary file beside its key, and that
- *      file fsynced and closed (writeall: this thread writes, a pool of
+ *      above it made durable (dirat, once per directory and process);
+ *   2. each object written to a temporary file in DIR/.tmp, and that
+ *      file fsynced and closed (writeall: this thread writes, the pool of
  *      threads fsyncs each file as soon as it is written, so writing the
  *      next files and waiting for the device overlap);
  *   3. each object whose file is durable renamed to DIR/KEY: its bytes
@@ -330,227 +496,133 @@ static void first(int *rc, char *err, const struct ct_obj *o)
  */
 int ct_tfile_put(struct ct_target *t, struct ct_obj *objs, size_t n, char *err)
 {
-	char path[PATH_MAX], dpath[PATH_MAX];
-	struct pool w;
-	size_t i, j;
+	char rel[CT_TARGET_KEY_MAX + 1], dpath[PATH_MAX];
+	struct ct_tfile *f;
+	struct pend *p = NULL;
+	struct bdir *dirs = NULL;
+	size_t i, k, nd = 0, nw;
 	int rc = CT_OK, rc2;
 
 	if (n == 0)
 		return CT_OK;
-	memset(&w, 0, sizeof w);
-	if ((w.p = calloc(n, sizeof *w.p)) == NULL)
+	if ((rc = state(t, 1, &f, err)) != CT_OK || (rc = poolstart(f, err)) != CT_OK)
+		return rc;
+	if ((p = calloc(n, sizeof *p)) == NULL || (dirs = calloc(n, sizeof *dirs)) == NULL) {
+		free(p);
 		return ct_seterr(err, CT_ERR_NOMEM, "target: out of memory");
-	w.t = t;
-	w.objs = objs;
+	}
 	/* 1: directories change only between days, so this is a lookup. */
 	for (i = 0; i < n; i++) {
 		struct ct_obj *o = &objs[i];
+		size_t dl = ct_tfile_keydirlen(o->key);
 
-		if (!keydir(t, o->key, dpath))
+		p[i].dw.fd = -1;
+		p[i].dw.name[0] = '\0';
+		if (dl >= sizeof rel) {
 			o->status = ct_seterr(o->err, CT_ERR_INPUT, "key too long: %.80s",
 			                      o->key);
-		else if ((o->status = makedir(t, dpath, o->err)) == CT_OK) {
-			/* back to "not attempted" until 2 has run */
-			o->status = CT_ERR_TEMP;
-			snprintf(o->err, sizeof o->err, "not attempted");
-			continue;
+		} else {
+			memcpy(rel, o->key, dl);
+			rel[dl] = '\0';
+			for (k = 0; k < nd && strcmp(dirs[k].rel, rel) != 0; k++)
+				;
+			if (k < nd ||
+			    (o->status = dirat(t, f, rel, 1, &dirs[k].fd, o->err)) == CT_OK) {
+				if (k == nd)
+					memcpy(dirs[nd++].rel, rel, dl + 1);
+				p[i].dir = k;
+				/* back to "not attempted" until 2 has run */
+				o->status = CT_ERR_TEMP;
+				snprintf(o->err, sizeof o->err, "not attempted");
+				continue;
+			}
 		}
 		o->attempts = 1;
 		first(&rc, err, o);
 		break;
 	}
-	w.n = i;
+	nw = i;
 	/* 2 */
-	if (pthread_mutex_init(&w.mu, NULL) != 0) {
-		free(w.p);
-		return ct_seterr(err, CT_ERR_NOMEM, "target: cannot make a mutex");
-	}
-	if (pthread_cond_init(&w.cv, NULL) != 0) {
-		pthread_mutex_destroy(&w.mu);
-		free(w.p);
-		return ct_seterr(err, CT_ERR_NOMEM, "target: cannot make a condition");
-	}
-	for (i = 0; i < w.n; i++)
-		w.p[i].fd = -1;
-	writeall(&w);
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
+	writeall(f, objs, p, nw);
 	/* 3: the status "not synced" stands until 4 has run. */
-	for (i = 0; i < w.n; i++) {
+	for (i = 0; i < nw; i++) {
 		struct ct_obj *o = &objs[i];
+		struct bdir *d = &dirs[p[i].dir];
 
-		if (w.p[i].state != P_SYNCED) {
+		if (p[i].state != P_SYNCED) {
 			if (o->attempts > 0)    /* failed, not just never taken */
 				first(&rc, err, o);
 			continue;
 		}
-		if (!keypath(t, o->key, path) || rename(w.p[i].tmp, path) < 0) {
-			o->status = ct_seterr(o->err, CT_ERR_IO, "rename \"%s\" to \"%s\" "
-			                      "failed: %s", w.p[i].tmp, path, strerror(errno));
+		if ((o->status = ct_dw_commit(&p[i].dw, d->fd, ct_tfile_path(t, d->rel, dpath),
+		                              ct_tfile_keybase(o->key), CT_DW_NOSYNCDIR,
+		                              o->err)) != CT_OK) {
 			first(&rc, err, o);
 			continue;
 		}
-		w.p[i].tmp[0] = '\0';
-		w.p[i].state = P_RENAMED;
+		p[i].state = P_RENAMED;
+		d->renamed = 1;
 		o->status = ct_seterr(o->err, CT_ERR_IO, "not synced");
 	}
 	/* 4 and 5: each directory once, for every object renamed into it. */
-	for (i = 0; i < w.n; i++) {
-		if (w.p[i].state != P_RENAMED)
+	for (k = 0; k < nd; k++) {
+		char e[CT_ERRLEN];
+
+		if (!dirs[k].renamed)
 			continue;
-		if (!keydir(t, objs[i].key, dpath))
-			rc2 = ct_seterr(objs[i].err, CT_ERR_INPUT, "key too long");
-		else
-			rc2 = ct_fsync_dir(dpath, objs[i].err);
-		for (j = i; j < w.n; j++) {
-			if (w.p[j].state != P_RENAMED || !samedir(objs[i].key, objs[j].key))
+		rc2 = fsync(dirs[k].fd) == 0 ? CT_OK :
+		      ct_seterr(e, CT_ERR_IO, "fsync \"%s\" failed: %s",
+		                ct_tfile_path(t, dirs[k].rel, dpath), strerror(errno));
+		for (i = 0; i < nw; i++) {
+			if (p[i].state != P_RENAMED || p[i].dir != k)
 				continue;
-			w.p[j].state = P_NONE;
-			objs[j].status = rc2;
+			p[i].state = P_NONE;
+			objs[i].status = rc2;
 			if (rc2 == CT_OK)
-				objs[j].err[0] = '\0';
-			else if (j != i)
-				snprintf(objs[j].err, sizeof objs[j].err, "%s", objs[i].err);
-		}
-		if (rc2 != CT_OK)
+				objs[i].err[0] = '\0';
+			else
+				snprintf(objs[i].err, sizeof objs[i].err, "%s", e);
 			first(&rc, err, &objs[i]);
+		}
 	}
 	/* No temporary file outlives a failure. */
-	for (i = 0; i < w.n; i++) {
-		if (w.p[i].fd >= 0)
-			close(w.p[i].fd);
-		if (w.p[i].tmp[0])
-			unlink(w.p[i].tmp);
-	}
-	free(w.p);
+	for (i = 0; i < nw; i++)
+		ct_dw_abort(&p[i].dw);
+	for (k = 0; k < nd; k++)
+		close(dirs[k].fd);
+	free(dirs);
+	free(p);
 	return rc;
 }
 
-/* One directory entry of the local walk.  A directory's name carries
- * its trailing '/', so plain byte order of names is the order S3 gives
- * whole keys ("a-b" < "a/x" because '-' < '/'). */
-struct ent {
-	char *name;
-	uint64_t size;
-};
-
-static int entcmp(const void *a, const void *b)
+/* Stop the pool and close every descriptor; see ct_targetint.h. */
+void ct_tfile_close(struct ct_target *t)
 {
-	const struct ent *x = a, *y = b;
-	return strcmp(x->name, y->name);
-}
+	struct ct_tfile *f = t->file;
+	size_t i;
 
-struct walk {
-	int (*cb)(void *, const char *, uint64_t);
-	void *arg;
-	const char *prefix;
-	char *err;
-};
-
-/* Could a key starting with rel (a directory, ending in '/') match? */
-static int relevant(const char *rel, const char *prefix)
-{
-	size_t a = strlen(rel), b = strlen(prefix);
-	return strncmp(rel, prefix, a < b ? a : b) == 0;
-}
-
-/* Walk dir (the key prefix rel, "" or ending in '/') in key order. */
-static int walkdir(struct walk *w, const char *root, char *rel, size_t rlen)
-{
-	char path[PATH_MAX];
-	struct ent *ents = NULL;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	DIR *d = NULL;
-	int rc = CT_OK;
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	if ((d = opendir(path)) == NULL) {
-		if (errno == ENOENT && rlen > 0)
-			goto out;   /* vanished while we walked */
-		rc = ct_seterr(w->err, errno == ENOENT ? CT_ERR_NOTFOUND : CT_ERR_IO,
-		               "opendir \"%s\" failed: %s", path, strerror(errno));
-		goto out;
+	if (f == NULL)
+		return;
+	if (f->pooled) {
+		pthread_mutex_lock(&f->pool.mu);
+		f->pool.quit = 1;
+		pthread_cond_broadcast(&f->pool.work);
+		pthread_mutex_unlock(&f->pool.mu);
+		for (i = 0; i < f->pool.nth; i++)
+			pthread_join(f->pool.th[i], NULL);
+		pthread_cond_destroy(&f->pool.work);
+		pthread_cond_destroy(&f->pool.idle);
+		pthread_mutex_destroy(&f->pool.mu);
 	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-		if (de->d_name[0] == '.')
-			continue;   /* ., .., and the .tmp-* of a batch being written */
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			continue;
-		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct ent *ne = realloc(ents, nc * sizeof *ne);
-			if (ne == NULL) {
-				rc = ct_seterr(w->err, CT_ERR_NOMEM, "list: out of memory");
-				goto out;
-			}
-			ents = ne;
-			cap = nc;
+	for (i = 0; i < CT_TARGET_DIRCACHE; i++)
+		if (f->ready[i].rel) {
+			free(f->ready[i].rel);
+			close(f->ready[i].fd);
 		}
-		if (asprintf(&ents[n].name, "%s%s", de->d_name,
-		             S_ISDIR(st.st_mode) ? "/" : "") < 0) {
-			rc = ct_seterr(w->err, CT_ERR_NOMEM, "list: out of memory");
-			goto out;
-		}
-		ents[n].size = (uint64_t)st.st_size;
-		n++;
-	}
-	if (n > 1)
-		qsort(ents, n, sizeof *ents, entcmp);
-	for (i = 0; i < n && rc == CT_OK; i++) {
-		size_t l = strlen(ents[i].name);
-		if (rlen + l > CT_TARGET_KEY_MAX)
-			continue;
-		memcpy(rel + rlen, ents[i].name, l + 1);
-		if (ents[i].name[l - 1] == '/') {
-			if (relevant(rel, w->prefix))
-				rc = walkdir(w, root, rel, rlen + l);
-		} else if (strncmp(rel, w->prefix, strlen(w->prefix)) == 0) {
-			rc = w->cb(w->arg, rel, ents[i].size);
-		}
-		rel[rlen] = '\0';
-	}
-out:
-	for (i = 0; i < n; i++)
-		free(ents[i].name);
-	free(ents);
-	if (d)
-		closedir(d);
-	return rc;
-}
-
-/* Every key under prefix (checked by the caller), in byte order. */
-int ct_tfile_list(struct ct_target *t, const char *prefix,
-                  int (*cb)(void *arg, const char *key, uint64_t size),
-                  void *arg, char *err)
-{
-	char rel[CT_TARGET_KEY_MAX + 2] = "";
-	struct walk w = { cb, arg, prefix, err };
-
-	return walkdir(&w, t->dir, rel, 0);
-}
-
-/* Fetch one object (key checked by the caller); CT_ERR_NOTFOUND when it
- * does not exist. */
-int ct_tfile_get(struct ct_target *t, const char *key, size_t max,
-                 struct ct_buf *out, char *err)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (!keypath(t, key, path))
-		return ct_seterr(err, CT_ERR_INPUT, "key too long: %.80s", key);
-	if (lstat(path, &st) != 0) {
-		if (errno != ENOENT)
-			return ct_seterr(err, CT_ERR_IO, "stat \"%s\" failed: %s", path,
-			                 strerror(errno));
-		st.st_mode = 0;
-	}
-	if (!S_ISREG(st.st_mode))
-		return ct_seterr(err, CT_ERR_NOTFOUND, "no object \"%s\" in %s", key,
-		                 t->name);
-	return ct_file_read(path, max, out, err);
+	if (f->tmpfd >= 0)
+		close(f->tmpfd);
+	if (f->rootfd >= 0)
+		close(f->rootfd);
+	free(f);
+	t->file = NULL;
 }

@@ -245,14 +245,11 @@ const char *ct_target_name(const struct ct_target *t)
 
 void ct_target_close(struct ct_target *t)
 {
-	size_t i;
-
 	if (t == NULL)
 		return;
 	if (t->s3)
 		ct_s3_close(t->s3);
-	for (i = 0; i < CT_TARGET_DIRCACHE; i++)
-		free(t->ready[i]);
+	ct_tfile_close(t);
 	free(t->dir);
 	free(t);
 }

@@ -285,12 +285,28 @@ is $((350 + N)) "$total" "after kill -9 every record is in new/, cur/ or sent/"
 DD=$(dirname "$ARCH/$key")
 : >"$DD/.tmp-stale1" && touch -d '-2 hours' "$DD/.tmp-stale1"
 : >"$DD/.tmp-young1"
+# Temporaries live in ARCH/.tmp/: whatever day a killed run was writing,
+# the next run finds its leftovers there.
+TD=$ARCH/.tmp
+: >"$TD/.tmp-0123456789abcdef" && touch -d '-2 hours' "$TD/.tmp-0123456789abcdef"
+: >"$TD/.tmp-fedcba9876543210"
+# Objects whose names start like a temporary (a session id ".tmp-abc" was
+# once accepted): old, in the written day and in .tmp/, they must stay.
+for f in "$DD/.tmp-abc_0123456789ab.json.gz" "$TD/.tmp-abc_0123456789ab.json.gz" \
+	"$TD/.tmp-0123456789abcdef_0123456789ab.json.gz"; do
+	: >"$f" && touch -d '-3 hours' "$f"
+done
 run
 is 0 "$(cat "$T/rc")" "the rerun exits 0"
 like "$(cat "$T/err")" 'put back' "the rerun recovers the killed run's cur/"
 ok "$(test ! -e "$DD/.tmp-stale1" && test -f "$DD/.tmp-young1"; echo $?)" \
 	"... removes the archive's temporary files over an hour old, not young ones"
-rm -f "$DD"/.tmp-*
+ok "$(test ! -e "$TD/.tmp-0123456789abcdef" && test -f "$TD/.tmp-fedcba9876543210"; echo $?)" \
+	"... in ARCH/.tmp/ too, where every run's temporaries are"
+ok "$(test -f "$DD/.tmp-abc_0123456789ab.json.gz" && test -f "$TD/.tmp-abc_0123456789ab.json.gz" &&
+	test -f "$TD/.tmp-0123456789abcdef_0123456789ab.json.gz"; echo $?)" \
+	"... and never an object, whatever its name"
+rm -f "$DD"/.tmp-* "$TD"/.tmp-*
 is "$((350 + N)) $((350 + N))" "$(python3 "$T/check.py" "$SPOOL" "$ARCH")" \
 	"after the rerun every record is stored exactly once, byte-exact"
 
@@ -330,5 +346,41 @@ else
 	is "$stored" "$objs" "... every record in sent/ has its object"
 	umount "$T/full"
 fi
+
+# ---- a clock behind the newest day filed: no pruning, and why --------------
+AHEAD=$(date -u -d '+5 days' +%Y-%m-%d)
+mkdir -p "$SPOOL/sent/$AHEAD" "$SPOOL/sent/2000-01-01"
+run
+is 74 "$(cat "$T/rc")" "upload with sent/ holding a day 5 days ahead of the clock: 74"
+like "$(cat "$T/err")" "clock says $TODAY, before the newest day filed, .*sent/$AHEAD.*not pruning" \
+	"... saying the clock is behind the newest day filed"
+ok "$(test -d "$SPOOL/sent/2000-01-01"; echo $?)" "... and pruning nothing"
+rmdir "$SPOOL/sent/$AHEAD"
+run
+is 0 "$(cat "$T/rc")" "with the clock plausible again, upload exits 0"
+ok "$(test ! -e "$SPOOL/sent/2000-01-01"; echo $?)" "... and prunes the old day"
+
+# ---- symlinks inside the archive are errors, never followed ---------------
+Y=$(date -u +%Y) M=$(date -u +%m) D=$(date -u +%d)
+SS=$T/symspool SA=$T/symarch
+printf 'spool_dir = %s\ntarget = file://%s\ncsv_dir = %s/csv\n' "$SS" "$SA" "$T" >"$T/sym.conf"
+mkdir -p "$SA/sessions" "$T/outside"
+ln -s "$T/outside" "$SA/sessions/year=$Y"
+python3 "$T/gen.py" "$SS" 5 y || bail "gen.py failed"
+"$EXPORT" -c "$T/sym.conf" upload 2>"$T/ey"
+ry=$?
+ok "$([ $ry != 0 ]; echo $?)" "upload into a symlinked year= directory fails ($ry)"
+like "$(cat "$T/ey")" "$SA/sessions/year=$Y\" is a symlink" "... naming it"
+is 0 "$(ls -A "$T/outside" | wc -l | tr -d ' ')" "... writing nothing outside the archive"
+is 5 "$(count "$SS/new")" "... and keeping every record for the next run"
+rm "$SA/sessions/year=$Y"
+mkdir -p "$SA/sessions/year=$Y/month=$M" "$T/outside/day"
+ln -s "$T/outside/day" "$SA/sessions/year=$Y/month=$M/day=$D"
+"$EXPORT" -c "$T/sym.conf" upload 2>"$T/ey"
+like "$(cat "$T/ey")" "month=$M/day=$D\" is a symlink" "a symlinked day= directory: refused, named"
+is 0 "$(ls "$T/outside/day" | wc -l | tr -d ' ')" "... nothing written through it"
+"$EXPORT" -c "$T/sym.conf" csv --day "$TODAY" --source target >/dev/null 2>"$T/ey"
+is 74 $? "csv --source target over a symlinked day= directory exits 74"
+like "$(cat "$T/ey")" "day=$D\" is a symlink" "... naming it"
 
 done_testing
