@@ -59,12 +59,30 @@ def listen(path, group, mode):
     return s
 
 
+SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
+
+
 def start(sock, args):
+    # A stop may follow at once (restarts queue up).  Until the child has
+    # its default dispositions back it would run our Python handler and
+    # lose the signal, so keep them blocked across the fork: pending, a
+    # signal then stops the child before or after its exec, never not.
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     pid = os.fork()
     if pid:
+        # Both sides set the group (the shell's way): killpg right after
+        # the fork must find it.
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass                     # the child did it, or already exec'd
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         log("started %s as pid %d" % (args.command[0], pid))
         return pid
     try:
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         os.setpgid(0, 0)
         fd = sock.fileno()
         if fd != 3:
