@@ -11,7 +11,7 @@ pkgs=(build-essential autoconf automake pkg-config
       libfcgi-dev libjson-c-dev libjwt-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
       nginx-light spawn-fcgi curl python3 nodejs mandoc time clang
       valgrind wrk strace
-      dpkg-dev debhelper lintian systemd libexpat1-dev)
+      dpkg-dev debhelper lintian systemd libexpat1-dev procps)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 if [ "$(id -u)" = 0 ] && [ -z "${CALLTRAIL_SKIP_APT:-}" ]; then
