@@ -142,11 +142,18 @@ ok $? "the nginx site is in sites-available, not enabled"
 ok $? "the socket and the timers are enabled"
 
 # ---- units -------------------------------------------------------------
-out=$(cd / && systemd-analyze verify $UNITS/calltrail-token.socket $UNITS/calltrail-token.service \
+# --man=no: Debian's container images install no manual pages; the
+# pages the units name are checked in the package instead.
+out=$(cd / && systemd-analyze verify --man=no $UNITS/calltrail-token.socket $UNITS/calltrail-token.service \
 	$UNITS/calltrail-upload.service $UNITS/calltrail-upload.timer \
 	$UNITS/calltrail-csv.service $UNITS/calltrail-csv.timer 2>&1)
 rc=$?
 is "0 " "$rc $out" "systemd-analyze verify passes on every unit, silently"
+miss=
+for m in $(sed -n 's/^Documentation=//p' $UNITS/calltrail-*.* | tr ' ' '\n' | sed -n 's/^man:\(.*\)(\([0-9]\))$/\1.\2/p' | sort -u); do
+	have "/man[0-9]/$m\.gz\$" || miss="$miss $m"
+done
+is "" "$miss" "every manual page the units name is in the package"
 sec=$(systemd-analyze security --offline=true $UNITS/calltrail-token.service 2>&1 |
 	sed -n 's/.*Overall exposure level for calltrail-token.service: \([0-9.]*\).*/\1/p')
 [ -n "$sec" ] && awk -v s="$sec" 'BEGIN { exit !(s <= 2.0) }'
