@@ -318,6 +318,11 @@ like "$cronup" '^\[ -d /run/systemd/system \] \|\| calltrail-export upload$' \
 	"the cron line does nothing where systemd runs"
 runuser -u calltrail -- env -i PATH="$cronpath" sh -c "$cronup" >"$T/idle" 2>&1
 is "0 " "$? $(cat "$T/idle")" "... and here runs an idle upload silently"
+croncsv=$(sed -n 's/^15 \* \* \* \*[[:space:]]*calltrail[[:space:]]*//p' /etc/cron.d/calltrail | sed 's/\\%/%/g')
+like "$croncsv" '^\[ -d /run/systemd/system \] \|\| .*calltrail-export csv --day yesterday$' \
+	"the CSV's cron line does nothing where systemd runs, and builds yesterday's file"
+runuser -u calltrail -- env -i PATH="$cronpath" sh -c "$croncsv" >"$T/idle" 2>&1
+is "0 " "$? $(cat "$T/idle")" "... and here exits 0 silently (outside 00 UTC, or a day without calls)"
 as calltrail calltrail-export status >"$T/status" 2>&1
 is 0 $? "calltrail-export status as calltrail exits 0"
 
