@@ -333,17 +333,36 @@ static void
 pump(struct loop *lp, struct conn *c)
 {
 	int more, w;
+	ssize_t n;
 
-	do {
-		if ((more = process(lp, c)) < 0 || (w = flush(lp, c)) < 0)
+	for (;;) {
+		do {
+			if ((more = process(lp, c)) < 0 || (w = flush(lp, c)) < 0)
+				return;
+		} while (w == 0 && more == 1);
+		if (w == 1) {
+			place(lp, c, L_BUSY);
 			return;
-	} while (w == 0 && more == 1);
-	if (w == 1) {
-		place(lp, c, L_BUSY);
-		return;
+		}
+		if (c->req.close) {
+			conn_close(lp, c);
+			return;
+		}
+		if (!lp->stopping || c->req.active || c->len)
+			break;
+		/* Stopping and idle: close, unless nginx, which kept the
+		 * connection when our answer arrived, has already sent its
+		 * next request on it (closing would reset that request). */
+		do
+			n = read(c->fd, c->in, c->cap);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) {
+			conn_close(lp, c);
+			return;
+		}
+		c->len = (size_t)n;
 	}
-	if (c->req.close || (lp->stopping && !c->req.active && c->len == 0) ||
-	    want(lp, c, 0) != 0) {
+	if (want(lp, c, 0) != 0) {
 		conn_close(lp, c);
 		return;
 	}
@@ -514,9 +533,11 @@ begin_stop(struct loop *lp)
 	epoll_ctl(lp->ep, EPOLL_CTL_DEL, lp->sfd, NULL);
 	/* FastCGI cannot tell nginx "do not reuse this connection", and
 	 * nginx does not retry a POST it began to send on a kept connection
-	 * we closed: an idle connection gets STOP_IDLE_MS more, a request on
-	 * it is answered and then the connection closed (pump), which nginx
-	 * sees before it caches the connection again. */
+	 * we closed (unless told to: fastcgi_next_upstream ...
+	 * non_idempotent).  So an idle connection gets STOP_IDLE_MS more,
+	 * and a request on it is answered and the connection then closed
+	 * (pump), which nginx mostly sees before it reuses the connection;
+	 * the moment between our last look and our close stays a race. */
 	for (c = lp->lists[L_IDLE].head; c; c = c->next)
 		c->t = lp->now;
 	lp->to[L_IDLE] = STOP_IDLE_MS;

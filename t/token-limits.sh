@@ -88,8 +88,13 @@ stop
 start "$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 1 --threads 1
 $PEER pipeline "$T/token.sock" 100 1000 "$W" >"$T/pipe.out" 2>&1
 kib=$(sed -n 's/^grew //p' "$T/pipe.out")
-ok "$([ -n "$kib" ] && [ "$kib" -lt 14000 ]; echo $?)" \
-	"100 peers pipelining 1,000 requests each, reading nothing: the worker grew ${kib:-?} KiB (< 14,000)"
+if grep -q __asan_init "$BIN"; then
+	# ASan's quarantine keeps freed memory: the bound is the release build's.
+	skip "an AddressSanitizer build: memory is not measured (grew ${kib:-?} KiB)"
+else
+	ok "$([ -n "$kib" ] && [ "$kib" -lt 14000 ]; echo $?)" \
+		"100 peers pipelining 1,000 requests each, reading nothing: the worker grew ${kib:-?} KiB (< 14,000)"
+fi
 is 200 "$(ask)" "... and others are still served"
 stop
 

@@ -4,7 +4,8 @@
 # (every request reuses the same handler buffers, json-c objects and HMAC
 # context, so a per-request leak of even a few bytes shows as thousands of
 # lost blocks), a sample of the tokens checked by LiveKit's TokenVerifier,
-# then a clean stop.  Passes only with zero memcheck errors and zero
+# connections that time out or pipeline and hang up, then a clean stop
+# with idle connections open.  Passes only with zero memcheck errors and zero
 # definite leaks in the supervisor and the worker.  CT_VG_REQUESTS changes
 # the count (scripts/valgrind.sh uses the default).
 . "$top_srcdir/t/lib.sh"
@@ -37,7 +38,7 @@ CT_NGINX_RATE=100000r/s CT_NGINX_BURST=100000 \
 # One log per process (%p): the supervisor and the worker it forks.
 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --log-file="$T/vg.%p.log" \
-	"$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 1 --threads 1 \
+	"$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" --workers 1 --threads 1 --timeout 2 \
 	2>"$T/token.log" &
 SUP=$!
 bg_pid $SUP
@@ -75,6 +76,18 @@ else
 fi
 workers=$(grep -o 'calltrail-token\[[0-9]*\]: status=' "$T/token.log" | sort -u | wc -l)
 is 1 "$workers" "one worker process answered them all"
+
+# The resource paths under memcheck too (loop.c): connections closed by
+# the timeout, peers that pipeline and hang up with answers unwritten, and
+# idle connections still open when SIGTERM comes.
+PEER="python3 $top_srcdir/t/fcgi-peer.py"
+$PEER idle "$T/token.sock" 20 4 >"$T/idle.out" 2>&1
+is "closed 20" "$(tail -n 1 "$T/idle.out")" "idle connections are closed after --timeout under valgrind"
+$PEER pipeline "$T/token.sock" 5 300 "$SUP" >/dev/null 2>&1
+$PEER idle "$T/token.sock" 3 10 >/dev/null 2>&1 &
+IDLE=$!
+bg_pid $IDLE
+sleep 1
 
 # Stop nginx first (it holds the kept-alive upstream connection), then
 # calltrail-token: the worker leaves its loop and exits normally, which is
