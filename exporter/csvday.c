@@ -266,7 +266,11 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	}
 
 	/* One line: what was written, from how much, and what was left out
-	 * and why (unsafe rows by session id, never by email). */
+	 * and why (unsafe rows by session id, never by email).  A day with
+	 * no call at all says nothing (the file is still written): the timer
+	 * and cron run this daily, and cron mails every line. */
+	if (st.calls + left.unreadable + left.otherday + left.bademail == 0)
+		goto out;
 	printf("csv %s (%s): wrote %zu row%s to %s%s%s; read %zu calls; left out: "
 	       "no email %zu, bad email %zu, email over %d chars %zu, "
 	       "unsafe cell %zu, tier over %d chars %zu%s%s%s, unreadable %zu, "

@@ -457,9 +457,12 @@ int export_upload(struct ct_conf *c, int argc, char **argv)
 		r.ioerr = 1;
 	}
 	code = r.ioerr ? EX_IOERR : r.config ? EX_CONFIG : r.left ? EX_TEMPFAIL : EX_OK;
-	ct_log("upload: stored %zu, refused %zu, retried %zu, left %zu (target %s) in %.1f s",
-	       r.stored, r.refused, r.retried, r.left, ct_target_name(r.t),
-	       (double)(ct_time_now_us() - t0) / 1e6);
+	/* A run that found nothing says nothing: cron mails every line, and
+	 * a timer runs this every 5 minutes.  Errors were logged above. */
+	if (n > 0 || recovered > 0 || code != EX_OK || r.msg[0] != '\0')
+		ct_log("upload: stored %zu, refused %zu, retried %zu, left %zu (target %s) in %.1f s",
+		       r.stored, r.refused, r.retried, r.left, ct_target_name(r.t),
+		       (double)(ct_time_now_us() - t0) / 1e6);
 	lastrun(&r, code);
 out:
 	if (names)

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential autoconf automake pkg-config
       libfcgi-dev libjson-c-dev libjwt-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
       nginx-light spawn-fcgi curl python3 nodejs mandoc time clang
-      valgrind wrk strace)
+      valgrind wrk strace
+      dpkg-dev debhelper lintian systemd procps)
 # t/browser.sh drives Debian's Chromium (headless) with playwright-core.
 pkgs+=(chromium)
 pkgs+=(openssl)   # t/salesforce.sh: the connected app's key and certificate

@@ -6,7 +6,8 @@
 #      run `make check` there,
 #   4. `make distcheck` (the tarball builds, installs, tests, uninstalls),
 #   5. run each libFuzzer harness for a bounded time (scripts/fuzz.sh),
-#   6. lint the man pages.
+#   6. lint the man pages (the sources and the installed copies),
+#   7. as root: build, install and exercise the Debian package (t/deb.sh).
 # Build trees go to build/ (ignored by git).  Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,10 +64,19 @@ echo "== fuzz: every harness for ${FUZZ_SECONDS:-30} s"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || status=1
 
 echo "== man pages: mandoc -Tlint"
-for m in man/*.[0-9]; do
+for m in man/*.[0-9] "$top"/build/release/man/out/*.[0-9]; do
 	mandoc -Tlint -Wwarning "$m" || status=1
 done
 
-echo "total: $(summary "$top"/build/release/t/*.log "$top"/build/sanitize/t/*.log)"
+# The package is built from a copy of this tree, installed with apt-get,
+# run as separate users, and purged again; skipped when not root.
+echo "== Debian package: t/deb.sh"
+if ! top_srcdir=$top top_builddir=$top/build/release sh t/deb.sh >"$top/build/deb.log" 2>&1; then
+	status=1
+fi
+grep -E '^(not ok|1\.\.0|Bail)' "$top/build/deb.log" || true
+echo "== Debian package: $(summary "$top/build/deb.log")"
+
+echo "total: $(summary "$top"/build/release/t/*.log "$top"/build/sanitize/t/*.log "$top/build/deb.log")"
 [ "$status" = 0 ] && echo "scripts/test.sh: all passed" || echo "scripts/test.sh: FAILED"
 exit "$status"
