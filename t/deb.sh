@@ -111,7 +111,7 @@ is "/etc/calltrail/calltrail.conf
 	"conffiles: calltrail.conf, the cron file, the nginx site"
 mkdir "$T/ctrl" && dpkg-deb -e "$DEB" "$T/ctrl"
 stops=$(grep -o 'deb-systemd-invoke stop [^>]*' "$T/ctrl/prerm" | tr -d "'" | tr ' ' '\n' | grep calltrail | sort | tr '\n' ' ')
-is "calltrail-csv.service calltrail-csv.timer calltrail-token.service calltrail-token.socket calltrail-upload.service calltrail-upload.timer " \
+is "calltrail-csv.service calltrail-csv.timer calltrail-salesforce.service calltrail-salesforce.timer calltrail-token.service calltrail-token.socket calltrail-upload.service calltrail-upload.timer " \
 	"$stops" "removing stops every unit (prerm)"
 
 # ---- install -----------------------------------------------------------
