@@ -13,8 +13,10 @@
 #define CT_EXPORT_H
 
 /* The exit codes, defined once for every subcommand: sysexits.h's
- * EX_OK, EX_USAGE, EX_IOERR, EX_TEMPFAIL and EX_CONFIG, the only ones
- * calltrail-export returns (calltrail-export.8, EXIT STATUS). */
+ * EX_OK, EX_USAGE, EX_DATAERR (salesforce: rows refused), EX_IOERR,
+ * EX_TEMPFAIL, EX_NOPERM (not the spool's owner; salesforce: sign-in
+ * refused) and EX_CONFIG, the only ones calltrail-export returns
+ * (calltrail-export.8, EXIT STATUS). */
 #include <sysexits.h>
 #include "calltrail.h"
 #include "ct_record.h"

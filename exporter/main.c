@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		fprintf(stderr, "calltrail-export: which command? (upload, csv or status)\n");
+		fprintf(stderr, "calltrail-export: which command? (upload, csv, status or salesforce)\n");
 		usage(stderr);
 		return EX_USAGE;
 	}
