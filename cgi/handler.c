@@ -33,8 +33,6 @@
  * client can make the parser work hard. */
 #define REQ_DEPTH 8
 
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 enum route { R_NONE, R_TOKEN, R_HEALTH };
 
 /* The status line of the CGI response; any status of ours but those
@@ -131,7 +129,7 @@ settext(struct ct_handler *h, struct json_object *o)
 	size_t n;
 
 	ct_buf_reset(&h->body);
-	if ((s = json_object_to_json_string_length(o, JSON_FLAGS, &n)) == NULL)
+	if ((s = json_object_to_json_string_length(o, CT_JSON_FLAGS, &n)) == NULL)
 		return CT_ERR_NOMEM;
 	return ct_buf_add(&h->body, s, n);
 }

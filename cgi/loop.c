@@ -64,7 +64,6 @@
 #define KEEP_MS       75000         /* an idle kept-alive connection */
 #define STOP_MS       10000         /* after SIGTERM, for the requests in flight */
 #define STOP_IDLE_MS  1000          /* after SIGTERM, for a request on a new or idle one */
-#define THREADS_MAX   256
 
 enum { L_NEW, L_BUSY, L_IDLE, NLISTS };
 
@@ -667,7 +666,7 @@ int
 ct_loop_work(int lfd, int nthreads, int timeout_ms, const struct ct_conf *conf)
 {
 	struct loop *lps;
-	pthread_t tids[THREADS_MAX];
+	pthread_t tids[CT_THREADS_MAX];
 	sigset_t stop;
 	struct sigaction sa;
 	int sfd, i, n = 0, fl;
@@ -691,8 +690,8 @@ ct_loop_work(int lfd, int nthreads, int timeout_ms, const struct ct_conf *conf)
 		close(sfd);
 		return 1;
 	}
-	if (nthreads > THREADS_MAX)
-		nthreads = THREADS_MAX;
+	if (nthreads > CT_THREADS_MAX)
+		nthreads = CT_THREADS_MAX;
 	max = conns_max(nthreads);
 	if ((lps = calloc((size_t)nthreads, sizeof(*lps))) == NULL) {
 		ct_log("out of memory");
