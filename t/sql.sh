@@ -64,7 +64,7 @@ day 2025-11-03
 is 151 "$(wc -l <"$T/duck.csv" | tr -d ' ')" "2025-11-03: a header and 150 rows"
 
 # ---- the other SQL files name what they must
-like "$(cat "$top_srcdir/sql/athena.sql")" "projection.day.digits" "athena.sql: partition projection on year/month/day"
+like "$(cat "$top_srcdir/sql/athena.sql")" "projection.day.values" "athena.sql: partition projection on year/month/day"
 like "$(cat "$top_srcdir/sql/athena.sql")" "org.openx.data.jsonserde.JsonSerDe" "athena.sql: the JSON SerDe"
 like "$(cat "$top_srcdir/sql/leads.sql")" "FROM calltrail_sessions" "leads.sql: reads athena.sql's table"
 done_testing
