@@ -3,9 +3,7 @@
  * value (SPEC section 2), wherever it comes from: conf.c hands each
  * `key = value` line and each environment variable to ct_conf_setval.
  *
- * One row a key: its name (also its field of struct ct_conf), how its
- * value is checked, its bounds, and for a few a foreign variable
- * (LiveKit's, AWS's) honoured besides CALLTRAIL_<KEY> or the choices.
+ * The keys themselves are the rows of conf-keys.def.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,42 +13,12 @@
 
 #include "ct_confint.h"
 
-#define KEY(field, kind, ...) \
-	{ #field, K_##kind, offsetof(struct ct_conf, field), __VA_ARGS__ }
-const struct ct_conf_key ct_conf_keys[] = {
-	KEY(livekit_url, URL, 0, 1024, "LIVEKIT_URL"),
-	KEY(livekit_api_key, NAME, 1, 256, "LIVEKIT_API_KEY"),
-	KEY(livekit_api_secret, SECRET, 0, CT_SECRET_MAX, "LIVEKIT_API_SECRET"),
-	KEY(livekit_api_secret_file, SECRETFILE, 0, 4096),
-	KEY(token_ttl, INT, CT_TOKEN_TTL_MIN, CT_TOKEN_TTL_MAX),
-	KEY(room_prefix, NAME, 1, 32),
-	KEY(identity_prefix, NAME, 1, 32),
-	KEY(display_name, TEXT, 1, 128),
-	KEY(agents, LIST, 0, 0),
-	KEY(default_agent, AGENT, 0, 128),
-	KEY(cors_origin, ORIGIN, 0, 512),
-	KEY(spool_dir, PATH, 1, 1024),
-	KEY(target, TARGET, 1, 1024),
-	KEY(s3_endpoint, ENDPOINT, 0, 1024),
-	KEY(s3_region, REGION, 0, 64, "AWS_REGION"),
-	KEY(s3_concurrency, INT, 1, 64),
-	KEY(s3_retries, INT, 0, 20),
-	KEY(csv_dir, PATH, 1, 1024),
-	KEY(csv_upload, BOOL, 0, 0),
-	KEY(keep_days, INT, 1, 3650),
-	KEY(s3_sse, CHOICE, 0, 16, NULL, "||AES256|aws:kms|"),
-	KEY(s3_sse_kms_key_id, TEXT, 0, 2048),
-	KEY(salesforce_login_url, LOGINURL, 0, 1024),
-	KEY(salesforce_client_id, TEXT, 0, 256),
-	KEY(salesforce_username, TEXT, 0, 256),
-	KEY(salesforce_private_key_file, OPTPATH, 0, 1024),
-	KEY(salesforce_client_secret_file, OPTPATH, 0, 1024),
-	KEY(salesforce_object, CHOICE, 1, 16, NULL, "|Lead|Contact|"),
-	KEY(salesforce_api_version, VERSION, 1, 16),
+const struct ct_conf_key ct_conf_keys[CT_CONF_NKEYS] = {
+#define CT_CONF_KEY(field, kind, ...) \
+	{ #field, K_##kind, offsetof(struct ct_conf, field), __VA_ARGS__ },
+#include "conf-keys.def"
+#undef CT_CONF_KEY
 };
-#undef KEY
-_Static_assert(sizeof(ct_conf_keys) / sizeof(ct_conf_keys[0]) == CT_CONF_NKEYS,
-               "CT_CONF_NKEYS");
 
 char **
 ct_conf_field(struct ct_conf *c, const struct ct_conf_key *k)

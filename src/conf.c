@@ -122,13 +122,6 @@ ct_conf_trim(char *s)
 	return s;
 }
 
-/* Index of the key named name in ct_conf_keys[] (a name it has). */
-static size_t
-keyidx(const char *name)
-{
-	return (size_t)(ct_conf_findkey(name) - ct_conf_keys);
-}
-
 /*
  * The next line of f into line (CT_CONF_LINE_MAX + 1 bytes), without its
  * newline: 1, 0 at the end of the file, or CT_ERR_CONFIG (err names
@@ -228,7 +221,8 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 		goto out;
 	if (ferror(f))
 		rc = ct_seterr(err, CT_ERR_CONFIG, "%s: read error", path);
-	else if (seen[keyidx("livekit_api_secret")] && seen[keyidx("livekit_api_secret_file")])
+	else if (seen[CT_CONF_KEY_livekit_api_secret] &&
+	         seen[CT_CONF_KEY_livekit_api_secret_file])
 		rc = ct_seterr(err, CT_ERR_CONFIG,
 		    "%s: livekit_api_secret and livekit_api_secret_file: set only one",
 		    path);

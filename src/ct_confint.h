@@ -25,9 +25,15 @@ struct ct_conf_key {
 	const char *choices;  /* K_CHOICE: "|a|b|" ("||" allows empty) */
 };
 
-/* Every key of calltrail.conf, in the order of the sample file;
- * conf-keys.c checks at compile time that there are CT_CONF_NKEYS. */
-#define CT_CONF_NKEYS 29
+/* Each key's index in ct_conf_keys: CT_CONF_KEY_livekit_url, ... */
+enum {
+#define CT_CONF_KEY(field, ...) CT_CONF_KEY_##field,
+#include "conf-keys.def"
+#undef CT_CONF_KEY
+	CT_CONF_NKEYS
+};
+
+/* Every key of calltrail.conf (conf-keys.def), in its order. */
 extern const struct ct_conf_key ct_conf_keys[CT_CONF_NKEYS];
 
 /* The key named name, or NULL. */
