@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf-sample.h"
 #include "handler.h"
 
 static const char body[] =
@@ -49,18 +50,8 @@ main(int argc, char **argv)
 	long i, n = argc > 1 ? atol(argv[1]) : 100000;
 	double t0;
 
-	c.livekit_url = "wss://lk.example.com";
-	c.livekit_api_key = "APIbench";
-	c.livekit_api_secret = "bench-secret-0123456789abcdef-0123456789";
-	c.token_ttl = 900;
-	c.room_prefix = "voice";
-	c.identity_prefix = "visitor";
-	c.display_name = "Visitor";
-	c.agents[0] = "sales-agent";
-	c.agents[1] = "support-agent";
-	c.nagents = 2;
-	c.default_agent = "sales-agent";
-	c.cors_origin = "https://www.example.com";
+	conf_sample(&c, "bench-secret-0123456789abcdef-0123456789",
+	            "https://www.example.com");
 	snprintf(len, sizeof(len), "%zu", sizeof(body) - 1);
 	ct_handler_init(&h, &c);
 	t0 = now();

@@ -33,8 +33,6 @@
  * client can make the parser work hard. */
 #define REQ_DEPTH 8
 
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 enum route { R_NONE, R_TOKEN, R_HEALTH };
 
 /* The status line of the CGI response; any status of ours but those
@@ -131,7 +129,7 @@ settext(struct ct_handler *h, struct json_object *o)
 	size_t n;
 
 	ct_buf_reset(&h->body);
-	if ((s = json_object_to_json_string_length(o, JSON_FLAGS, &n)) == NULL)
+	if ((s = json_object_to_json_string_length(o, CT_JSON_FLAGS, &n)) == NULL)
 		return CT_ERR_NOMEM;
 	return ct_buf_add(&h->body, s, n);
 }
@@ -571,41 +569,6 @@ ct_handler_run(struct ct_handler *h, const struct ct_http_req *rq, int64_t now_u
 		return;
 	}
 	token(h, origin, now_us);
-}
-
-static const char *
-reqpath(char *buf, size_t sz, const char *doc, const char *script,
-        const char *info, const char *uri)
-{
-	size_t n;
-	int len;
-
-	if (doc && *doc)
-		return doc;
-	if ((script && *script) || (info && *info)) {
-		len = snprintf(buf, sz, "%s%s", script ? script : "", info ? info : "");
-		return len >= 0 && (size_t)len < sz ? buf : NULL;
-	}
-	if (uri == NULL)
-		return NULL;
-	n = strcspn(uri, "?");
-	if (n >= sz)
-		return NULL;
-	memcpy(buf, uri, n);
-	buf[n] = '\0';
-	return buf;
-}
-
-void
-ct_http_req_cgi(struct ct_http_req *rq, char *pbuf, size_t sz,
-                ct_cgi_getter get, void *ctx)
-{
-	rq->method = get(ctx, "REQUEST_METHOD");
-	rq->path = reqpath(pbuf, sz, get(ctx, "DOCUMENT_URI"), get(ctx, "SCRIPT_NAME"),
-	                   get(ctx, "PATH_INFO"), get(ctx, "REQUEST_URI"));
-	rq->content_type = get(ctx, "CONTENT_TYPE");
-	rq->content_length = get(ctx, "CONTENT_LENGTH");
-	rq->origin = get(ctx, "HTTP_ORIGIN");
 }
 
 void

@@ -1,10 +1,10 @@
 /*
  * handler.h — one HTTP request of calltrail-token, independent of how it
  * arrived (FastCGI, plain CGI, a unit test or a fuzzer).  The caller
- * fills a struct ct_http_req with ct_http_req_cgi (loop.c from a FastCGI
- * request's parameters, main.c's serve_cgi from the environment) and
- * gives a reader for the body; the handler decides everything else (SPEC
- * section 3).
+ * fills a struct ct_http_req with ct_http_req_cgi (cgireq.c: loop.c from
+ * a FastCGI request's parameters, main.c's serve_cgi from the
+ * environment) and gives a reader for the body; the handler (handler.c)
+ * decides everything else (SPEC section 3).
  */
 #ifndef CT_HANDLER_H
 #define CT_HANDLER_H

@@ -11,13 +11,13 @@
  *
  * Resources (nginx's ngx_event_accept.c habits, SPEC section 6):
  *
- *   - Every connection sits on one of three lists, newest first: NEW
- *     (accepted, not a byte yet), BUSY (a request under way, or answers
- *     the peer is not reading) and IDLE (kept alive between requests).
- *     A list's oldest entry is at its tail, so the timeouts cost one look
- *     at three tails per round: NEW and BUSY connections are closed after
- *     --timeout, IDLE ones after KEEP_MS (longer than nginx's upstream
- *     keepalive_timeout, so nginx lets go first).
+ *   - Every connection sits on one of three lists (conns.c), newest
+ *     first: NEW (accepted, not a byte yet), BUSY (a request under way,
+ *     or answers the peer is not reading) and IDLE (kept alive between
+ *     requests).  A list's oldest entry is at its tail, so the timeouts
+ *     cost one look at three tails per round: NEW and BUSY connections
+ *     are closed after --timeout, IDLE ones after KEEP_MS (longer than
+ *     nginx's upstream keepalive_timeout, so nginx lets go first).
  *   - At the connection limit the oldest NEW or IDLE connection is closed
  *     to make room (ngx_drain_connections); only when every connection is
  *     busy does the listening socket wait.  The limit comes from
@@ -49,9 +49,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#include "fcgi.h"
-#include "handler.h"
 #include "loop.h"
+#include "loopint.h"
 #include "ct_time.h"
 
 #define CONNS_MAX     1024          /* per loop; fewer when descriptors are short */
@@ -64,46 +63,6 @@
 #define KEEP_MS       75000         /* an idle kept-alive connection */
 #define STOP_MS       10000         /* after SIGTERM, for the requests in flight */
 #define STOP_IDLE_MS  1000          /* after SIGTERM, for a request on a new or idle one */
-#define THREADS_MAX   256
-
-enum { L_NEW, L_BUSY, L_IDLE, NLISTS };
-
-struct conn {
-	struct conn *prev, *next;   /* on lists[list]; next also chains the dead */
-	int64_t t;                  /* ms: when it came onto its list, or last answered */
-	int list;
-	int fd;                     /* -1 once closed (freed at the end of the round) */
-	int writing;                /* EPOLLOUT armed, EPOLLIN not */
-	int answered;               /* a request was answered since it was placed */
-	unsigned char *in;
-	size_t len, cap;
-	struct ct_buf out;
-	size_t out_off;
-	struct ct_fcgi_req req;
-};
-
-struct list {
-	struct conn *head, *tail;
-};
-
-struct loop {
-	int ep, lfd, sfd;
-	struct list lists[NLISTS];
-	int64_t to[NLISTS];         /* ms a connection may stay on each list */
-	struct conn *dead;          /* closed this round, freed after it */
-	size_t nconn, max;
-	int accepting;              /* the listener is in the epoll set */
-	int64_t pause_until;        /* ms: the listener rests until then (0: not) */
-	int64_t limit_logged;       /* ms: the last "at the limit" line */
-	int64_t emfile_logged;      /* ms: the last "accept: EMFILE" line */
-	int stopping;
-	int64_t stop_at;
-	int64_t now;                /* ms, monotonic, read once per round */
-	struct ct_handler h;
-};
-
-/* epoll tags for the two sockets that are not connections */
-static char tag_listen, tag_stop;
 
 static int failed;   /* a loop gave up: the worker exits 1 */
 
@@ -114,101 +73,6 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the lists ------------------------------------------------------ */
-
-static void
-unlist(struct loop *lp, struct conn *c)
-{
-	struct list *l = &lp->lists[c->list];
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		l->tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void
-push(struct loop *lp, struct conn *c, int list)
-{
-	struct list *l = &lp->lists[list];
-
-	c->list = list;
-	c->t = lp->now;
-	c->prev = NULL;
-	c->next = l->head;
-	if (l->head)
-		l->head->prev = c;
-	else
-		l->tail = c;
-	l->head = c;
-}
-
-/* File c on list.  A connection that stays BUSY keeps its time (a request
- * must finish within the timeout) unless it answered one meanwhile. */
-static void
-place(struct loop *lp, struct conn *c, int list)
-{
-	if (list == L_BUSY && c->list == L_BUSY && !c->answered)
-		return;
-	c->answered = 0;
-	unlist(lp, c);
-	push(lp, c, list);
-}
-
-/* ---- the listening socket -------------------------------------------- */
-
-static void
-listen_on(struct loop *lp)
-{
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &tag_listen };
-
-	if (!lp->accepting && epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->lfd, &ev) == 0)
-		lp->accepting = 1;
-}
-
-static void
-listen_off(struct loop *lp)
-{
-	if (lp->accepting && epoll_ctl(lp->ep, EPOLL_CTL_DEL, lp->lfd, NULL) == 0)
-		lp->accepting = 0;
-}
-
-/* ---- a connection ---------------------------------------------------- */
-
-/* Close c now; its memory goes when the round ends, since an event for
- * it may still be waiting in this round's batch. */
-static void
-conn_close(struct loop *lp, struct conn *c)
-{
-	close(c->fd);   /* also takes it out of the epoll set */
-	c->fd = -1;
-	unlist(lp, c);
-	c->next = lp->dead;
-	lp->dead = c;
-	lp->nconn--;
-	if (!lp->accepting && !lp->stopping && lp->pause_until == 0)
-		listen_on(lp);
-}
-
-static void
-bury(struct loop *lp)
-{
-	while (lp->dead) {
-		struct conn *c = lp->dead;
-
-		lp->dead = c->next;
-		free(c->in);
-		ct_buf_free(&c->out);
-		ct_fcgi_free(&c->req);
-		free(c);
-	}
 }
 
 static int
@@ -235,11 +99,11 @@ flush(struct loop *lp, struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (want(lp, c, 1) == 0)
 				return 1;
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 			return -1;
 		}
 		if (n <= 0) {
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 			return -1;
 		}
 		c->out_off += (size_t)n;
@@ -300,13 +164,13 @@ process(struct loop *lp, struct conn *c)
 		p += used;
 		if (rc == CT_FCGI_BAD) {
 			ct_log("FastCGI: %s; connection closed", err);
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 			return -1;
 		}
 		if (rc == CT_FCGI_MORE)
 			break;
 		if (answer(lp, c) != 0) {
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 			return -1;
 		}
 	}
@@ -319,7 +183,7 @@ process(struct loop *lp, struct conn *c)
 
 		if (in == NULL) {
 			ct_log("out of memory for a FastCGI record; connection closed");
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 			return -1;
 		}
 		c->in = in;
@@ -342,11 +206,11 @@ pump(struct loop *lp, struct conn *c)
 				return;
 		} while (w == 0 && more == 1);
 		if (w == 1) {
-			place(lp, c, L_BUSY);
+			ct_conn_place(lp, c, L_BUSY);
 			return;
 		}
 		if (c->req.close) {
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 			return;
 		}
 		if (!lp->stopping || c->req.active || c->len)
@@ -358,16 +222,16 @@ pump(struct loop *lp, struct conn *c)
 			n = read(c->fd, c->in, c->cap);
 		while (n < 0 && errno == EINTR);
 		if (n <= 0) {
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 			return;
 		}
 		c->len = (size_t)n;
 	}
 	if (want(lp, c, 0) != 0) {
-		conn_close(lp, c);
+		ct_conn_close(lp, c);
 		return;
 	}
-	place(lp, c, c->req.active || c->len ? L_BUSY : L_IDLE);
+	ct_conn_place(lp, c, c->req.active || c->len ? L_BUSY : L_IDLE);
 }
 
 /* The connection is readable: read once, then answer and write. */
@@ -382,35 +246,11 @@ serve(struct loop *lp, struct conn *c)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n <= 0) {
-		conn_close(lp, c);
+		ct_conn_close(lp, c);
 		return;
 	}
 	c->len += (size_t)n;
 	pump(lp, c);
-}
-
-/* Close the oldest connection that waits for nothing but a request, to
- * make room for a new one.  0 when every connection is busy, or the only
- * idle ones came in this round (their requests are yet to be read). */
-static int
-evict(struct loop *lp)
-{
-	struct conn *a = lp->lists[L_NEW].tail, *b = lp->lists[L_IDLE].tail;
-
-	if (a != NULL && a->t >= lp->now)
-		a = NULL;
-	if (b != NULL && b->t >= lp->now)
-		b = NULL;
-	if (a == NULL && b == NULL)
-		return 0;
-	if (a == NULL || (b != NULL && b->t < a->t))
-		a = b;
-	if (lp->now - lp->limit_logged >= 10000) {
-		ct_log("at the limit of %zu connections: closing the oldest idle ones", lp->max);
-		lp->limit_logged = lp->now;
-	}
-	conn_close(lp, a);
-	return 1;
 }
 
 static void
@@ -421,12 +261,12 @@ accept_all(struct loop *lp)
 		struct conn *c;
 		int fd, one = 1;
 
-		if (lp->nconn >= lp->max && !evict(lp)) {
+		if (lp->nconn >= lp->max && !ct_conns_evict(lp)) {
 			/* Every connection busy: new ones wait in the backlog
 			 * until one closes (conn_close puts the listener back).
 			 * Idle but accepted this round: read them first, and
 			 * accept again next round. */
-			listen_off(lp);
+			ct_listen_off(lp);
 			if (lp->lists[L_NEW].tail || lp->lists[L_IDLE].tail)
 				lp->pause_until = lp->now + 1;
 			return;
@@ -447,9 +287,9 @@ accept_all(struct loop *lp)
 					       lp->nconn, ACCEPT_PAUSE);
 					lp->emfile_logged = lp->now;
 				}
-				if (evict(lp))
+				if (ct_conns_evict(lp))
 					continue;
-				listen_off(lp);
+				ct_listen_off(lp);
 				lp->pause_until = lp->now + ACCEPT_PAUSE;
 				return;
 			}
@@ -469,53 +309,15 @@ accept_all(struct loop *lp)
 		c->cap = IN_FIRST;
 		ct_buf_init(&c->out, OUT_MAX);
 		ct_fcgi_init(&c->req);
-		push(lp, c, L_NEW);
+		ct_conn_push(lp, c, L_NEW);
 		lp->nconn++;
 		ev.events = EPOLLIN;
 		ev.data.ptr = c;
 		if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			ct_log("epoll_ctl: %s; connection closed", strerror(errno));
-			conn_close(lp, c);
+			ct_conn_close(lp, c);
 		}
 	}
-}
-
-/* ---- the round ------------------------------------------------------- */
-
-/* Close what overstayed on each list: only tails need a look. */
-static void
-expire(struct loop *lp)
-{
-	int l;
-
-	for (l = 0; l < NLISTS; l++)
-		while (lp->lists[l].tail && lp->now - lp->lists[l].tail->t >= lp->to[l])
-			conn_close(lp, lp->lists[l].tail);
-	if (lp->pause_until && lp->now >= lp->pause_until) {
-		lp->pause_until = 0;
-		if (!lp->stopping)
-			listen_on(lp);
-	}
-}
-
-/* ms until the next thing falls due, for epoll_wait; -1: nothing. */
-static int
-next_due(const struct loop *lp)
-{
-	int64_t due = INT64_MAX;
-	int l;
-
-	for (l = 0; l < NLISTS; l++)
-		if (lp->lists[l].tail && lp->lists[l].tail->t + lp->to[l] < due)
-			due = lp->lists[l].tail->t + lp->to[l];
-	if (lp->pause_until && lp->pause_until < due)
-		due = lp->pause_until;
-	if (lp->stopping && lp->stop_at < due)
-		due = lp->stop_at;
-	if (due == INT64_MAX)
-		return -1;
-	/* The coarse clock may lag by a tick: never spin on a due time. */
-	return due <= lp->now ? 1 : (int)(due - lp->now > 60000 ? 60000 : due - lp->now + 1);
 }
 
 /* SIGTERM or SIGINT: accept no more (the backlog is the next process's
@@ -527,7 +329,7 @@ begin_stop(struct loop *lp)
 
 	lp->stopping = 1;
 	lp->stop_at = lp->now + STOP_MS;
-	listen_off(lp);
+	ct_listen_off(lp);
 	lp->pause_until = 0;
 	/* The signalfd stays readable: stop watching it, or every wait
 	 * would return at once. */
@@ -559,7 +361,7 @@ run(void *arg)
 	lp->now = mono_ms();
 	for (;;) {
 		ct_log_flush();
-		n = epoll_wait(lp->ep, evs, EVENTS, next_due(lp));
+		n = epoll_wait(lp->ep, evs, EVENTS, ct_conns_next_due(lp));
 		lp->now = mono_ms();
 		if (n < 0 && errno != EINTR) {
 			ct_log("epoll_wait: %s; worker exits", strerror(errno));
@@ -570,10 +372,10 @@ run(void *arg)
 		for (i = 0; i < n; i++) {
 			void *t = evs[i].data.ptr;
 
-			if (t == &tag_stop) {
+			if (t == &lp->sfd) {
 				if (!lp->stopping)
 					begin_stop(lp);
-			} else if (t == &tag_listen) {
+			} else if (t == &lp->lfd) {
 				accept_all(lp);
 			} else if (((struct conn *)t)->fd < 0) {
 				continue;   /* closed earlier in this round */
@@ -583,8 +385,8 @@ run(void *arg)
 				serve(lp, t);
 			}
 		}
-		expire(lp);
-		bury(lp);
+		ct_conns_expire(lp);
+		ct_conns_bury(lp);
 		if (lp->stopping && (lp->nconn == 0 || lp->now >= lp->stop_at))
 			break;
 	}
@@ -596,22 +398,11 @@ run(void *arg)
 	return NULL;
 }
 
-static void
-close_all(struct loop *lp)
-{
-	int l;
-
-	for (l = 0; l < NLISTS; l++)
-		while (lp->lists[l].head)
-			conn_close(lp, lp->lists[l].head);
-	bury(lp);
-}
-
 static int
 loop_init(struct loop *lp, int lfd, int sfd, size_t max, int timeout_ms,
           const struct ct_conf *conf)
 {
-	struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &tag_stop };
+	struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &lp->sfd };
 
 	memset(lp, 0, sizeof(*lp));
 	lp->lfd = lfd;
@@ -627,7 +418,7 @@ loop_init(struct loop *lp, int lfd, int sfd, size_t max, int timeout_ms,
 			close(lp->ep);
 		return -1;
 	}
-	listen_on(lp);
+	ct_listen_on(lp);
 	if (!lp->accepting) {
 		ct_log("epoll: the listening socket: %s", strerror(errno));
 		close(lp->ep);
@@ -640,7 +431,7 @@ loop_init(struct loop *lp, int lfd, int sfd, size_t max, int timeout_ms,
 static void
 loop_free(struct loop *lp)
 {
-	close_all(lp);
+	ct_conns_close_all(lp);
 	ct_handler_free(&lp->h);
 	close(lp->ep);
 }
@@ -667,7 +458,7 @@ int
 ct_loop_work(int lfd, int nthreads, int timeout_ms, const struct ct_conf *conf)
 {
 	struct loop *lps;
-	pthread_t tids[THREADS_MAX];
+	pthread_t tids[CT_THREADS_MAX];
 	sigset_t stop;
 	struct sigaction sa;
 	int sfd, i, n = 0, fl;
@@ -691,8 +482,8 @@ ct_loop_work(int lfd, int nthreads, int timeout_ms, const struct ct_conf *conf)
 		close(sfd);
 		return 1;
 	}
-	if (nthreads > THREADS_MAX)
-		nthreads = THREADS_MAX;
+	if (nthreads > CT_THREADS_MAX)
+		nthreads = CT_THREADS_MAX;
 	max = conns_max(nthreads);
 	if ((lps = calloc((size_t)nthreads, sizeof(*lps))) == NULL) {
 		ct_log("out of memory");
@@ -720,3 +511,4 @@ ct_loop_work(int lfd, int nthreads, int timeout_ms, const struct ct_conf *conf)
 	close(sfd);
 	return n == 0 || failed;
 }
+

@@ -7,6 +7,9 @@
 
 #include "calltrail.h"
 
+/* Event-loop threads a worker runs at most (--threads). */
+#define CT_THREADS_MAX 256
+
 /*
  * Serve the listening socket lfd (made non-blocking here) with nthreads
  * event loops until SIGTERM or SIGINT reaches the process; then accept

@@ -47,7 +47,6 @@
 #define PROG          "calltrail-token"
 #define BACKLOG       1024
 #define WORKERS_MAX   256
-#define THREADS_MAX   256
 #define THREADS_DEF   1
 #define TIMEOUT_DEF   10            /* s: a connection silent mid-request */
 #define TIMEOUT_MAX   3600
@@ -320,7 +319,7 @@ main(int argc, char **argv)
 			wset = 1;
 			i++;
 		} else if (v && strcmp(a, "--threads") == 0) {
-			if (number(a, v, THREADS_MAX, &nthreads) != 0)
+			if (number(a, v, CT_THREADS_MAX, &nthreads) != 0)
 				return EX_USAGE;
 			i++;
 		} else if (v && strcmp(a, "--timeout") == 0) {

@@ -52,7 +52,7 @@ static void on_unsafe(void *arg, const char *sid)
 }
 
 /* YYYY-MM-DD (a real date), yesterday or today (UTC) into day. */
-int csv_parseday(const char *s, char day[11])
+static int parseday(const char *s, char day[11])
 {
 	char iso[32];
 	int64_t us, now = ct_time_now_us();
@@ -73,6 +73,17 @@ int csv_parseday(const char *s, char day[11])
 	/* 2025-02-30 would normalise to March: only a round trip is a date. */
 	ct_time_day(us, day);
 	return strcmp(day, s) == 0 ? 0 : -1;
+}
+
+const char *csv_dayargs(const char *dayarg, const char *source, char day[11])
+{
+	if (dayarg == NULL)
+		return "--day is required";
+	if (parseday(dayarg, day) != 0)
+		return "--day: not YYYY-MM-DD (a real date), yesterday or today";
+	if (strcmp(source, "spool") != 0 && strcmp(source, "target") != 0)
+		return "--source: spool or target";
+	return NULL;
 }
 
 static int usage(const char *why)
@@ -166,7 +177,7 @@ out:
 
 int export_csv(struct ct_conf *c, int argc, char **argv)
 {
-	const char *dayarg = NULL, *outdir = NULL, *source = "spool", *v;
+	const char *dayarg = NULL, *outdir = NULL, *source = "spool", *v, *why;
 	char err[CT_ERRLEN] = "", path[PATH_MAX], key[CT_TARGET_KEYLEN] = "";
 	struct ct_target *t = NULL;
 	struct ct_csv_stats st;
@@ -202,16 +213,8 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (dayarg == NULL) {
-		ex = usage("--day is required");
-		goto out;
-	}
-	if (csv_parseday(dayarg, r.day) != 0) {
-		ex = usage("--day: not YYYY-MM-DD (a real date), yesterday or today");
-		goto out;
-	}
-	if (strcmp(source, "spool") != 0 && strcmp(source, "target") != 0) {
-		ex = usage("--source: spool or target");
+	if ((why = csv_dayargs(dayarg, source, r.day)) != NULL) {
+		ex = usage(why);
 		goto out;
 	}
 	if (outdir == NULL)

@@ -51,8 +51,11 @@ struct csv_left {
 int csv_day_collect(struct ct_conf *c, const char *day, struct ct_target *t,
                     struct ct_csv_day **agg, struct csv_left *left, char *err);
 
-/* --day's value: YYYY-MM-DD (a real date), yesterday or today (UTC)
- * into day; -1 when it is none of those. */
-int csv_parseday(const char *s, char day[11]);
+/*
+ * The --day and --source of `csv` and `salesforce`: day filled from
+ * dayarg (YYYY-MM-DD, a real date, yesterday or today, UTC); NULL, or
+ * the usage message that refuses them (dayarg NULL is "required").
+ */
+const char *csv_dayargs(const char *dayarg, const char *source, char day[11]);
 
 #endif

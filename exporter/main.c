@@ -24,10 +24,6 @@
 #include "ct_spool.h"
 #include "export.h"
 
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
-
 static void usage(FILE *f)
 {
 	fprintf(f,

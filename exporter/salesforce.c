@@ -406,7 +406,7 @@ static int exitcode(int rc, const struct sf *s)
 
 int export_salesforce(struct ct_conf *c, int argc, char **argv)
 {
-	const char *dayarg = NULL, *outdir = NULL, *source = "spool";
+	const char *dayarg = NULL, *outdir = NULL, *source = "spool", *why;
 	char err[CT_ERRLEN] = "", day[11], path[PATH_MAX], mask[CT_MASKLEN];
 	struct ct_csv_day *agg = NULL;
 	struct ct_target *t = NULL;
@@ -445,16 +445,8 @@ int export_salesforce(struct ct_conf *c, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (dayarg == NULL) {
-		ex = usage("--day is required");
-		goto out;
-	}
-	if (csv_parseday(dayarg, day) != 0) {
-		ex = usage("--day: not YYYY-MM-DD (a real date), yesterday or today");
-		goto out;
-	}
-	if (strcmp(source, "spool") != 0 && strcmp(source, "target") != 0) {
-		ex = usage("--source: spool or target");
+	if ((why = csv_dayargs(dayarg, source, day)) != NULL) {
+		ex = usage(why);
 		goto out;
 	}
 	if (outdir == NULL)

@@ -7,7 +7,7 @@
  * records upload would claim, reached without following a symlink (one
  * with a record's name is reported on stderr and left out).  Shows new/ and cur/ (count, age of the
  * oldest by mtime), failed/ (count of records and the newest .why lines,
- * cut to WHY_MAX printable ASCII bytes, since they end up in terminals and
+ * cut to WHY_LINE_MAX printable ASCII bytes, since they end up in terminals and
  * cron mail), sent/ (records per day) and SPOOL/.last-run.json, written
  * by upload (format in export.h), and the last Salesforce push of each
  * day, SPOOL/.salesforce-DAY.json (format in salesforce.c).
@@ -32,12 +32,12 @@
 #include "ct_fs.h"
 
 #define WHY_SHOWN 5          /* newest .why files shown */
-#define WHY_MAX   200        /* bytes of each shown */
+#define WHY_LINE_MAX 200     /* bytes of each shown */
 #define LASTRUN_MAX (64 * 1024)
 
 struct why {
 	char name[NAME_MAX + 1];
-	char line[WHY_MAX + 4];
+	char line[WHY_LINE_MAX + 4];
 	time_t mtime;
 };
 
@@ -52,6 +52,25 @@ struct dirstat {
 static void warn(const char *e)
 {
 	fprintf(stderr, "calltrail-export status: %s\n", e);
+}
+
+/*
+ * The next name the spool's reader d gives, or NULL: at the end (*rc is
+ * CT_OK) or on an error that ends the listing (*rc and err say which).
+ * An entry that cannot be read is warned about and passed over.
+ */
+static const char *nextname(struct ct_spool_dir *d, int *rc, char *err)
+{
+	const char *name;
+
+	for (;;) {
+		*rc = ct_spool_dir_next(d, &name, err);
+		if (*rc == CT_OK)
+			return name;
+		if (name == NULL)
+			return NULL;
+		warn(err);
+	}
 }
 
 /* Count the records of one area (through the spool's reader and name
@@ -72,15 +91,7 @@ static int scan(struct ct_spool *sp, enum ct_spool_area area, const char *day,
 		ds->missing = 1;
 		return CT_OK;
 	}
-	for (;;) {
-		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
-			if (name == NULL)
-				break;
-			warn(err);
-			continue;
-		}
-		if (name == NULL)
-			break;
+	while ((name = nextname(&d, &rc, err)) != NULL) {
 		if (fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;   /* moved on since readdir */
 		ds->count++;
@@ -91,10 +102,10 @@ static int scan(struct ct_spool *sp, enum ct_spool_area area, const char *day,
 	return rc;
 }
 
-/* The first line of a .why file, printable ASCII only, at most WHY_MAX. */
+/* The first line of a .why file, printable ASCII only, at most WHY_LINE_MAX. */
 static void readwhy(int dfd, const char *name, char *line)
 {
-	char buf[WHY_MAX + 1];
+	char buf[WHY_LINE_MAX + 1];
 	ssize_t n = -1;
 	size_t i, o = 0;
 	int fd;
@@ -107,9 +118,9 @@ static void readwhy(int dfd, const char *name, char *line)
 		strcpy(line, "(unreadable)");
 		return;
 	}
-	for (i = 0; i < (size_t)n && i < WHY_MAX && buf[i] != '\n'; i++)
+	for (i = 0; i < (size_t)n && i < WHY_LINE_MAX && buf[i] != '\n'; i++)
 		line[o++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
-	if (i == WHY_MAX && (size_t)n > WHY_MAX && buf[WHY_MAX] != '\n')
+	if (i == WHY_LINE_MAX && (size_t)n > WHY_LINE_MAX && buf[WHY_LINE_MAX] != '\n')
 		line[o++] = '.', line[o++] = '.', line[o++] = '.';
 	line[o] = '\0';
 }
@@ -129,15 +140,7 @@ static int scanfailed(struct ct_spool *sp, size_t *count, struct why *w,
 	*count = *nw = 0;
 	if ((rc = ct_spool_dir_open(sp, CT_SPOOL_FAILED, NULL, &d, err)) != CT_OK)
 		return rc == CT_ERR_NOTFOUND ? CT_OK : rc;
-	for (;;) {
-		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
-			if (name == NULL)
-				break;
-			warn(err);
-			continue;
-		}
-		if (name == NULL)
-			break;
+	while ((name = nextname(&d, &rc, err)) != NULL) {
 		(*count)++;
 		if (snprintf(whyname, sizeof whyname, "%s.why", name) >= (int)sizeof whyname ||
 		    fstatat(d.fd, whyname, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
@@ -179,15 +182,7 @@ static int scansent(struct ct_spool *sp, struct json_object *days, char *err)
 
 	if ((rc = ct_spool_dir_open(sp, CT_SPOOL_SENT, NULL, &d, err)) != CT_OK)
 		return rc == CT_ERR_NOTFOUND ? CT_OK : rc;
-	for (;;) {
-		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
-			if (name == NULL)
-				goto out;
-			warn(err);
-			continue;
-		}
-		if (name == NULL)
-			break;
+	while ((name = nextname(&d, &rc, err)) != NULL) {
 		if (n == cap) {
 			char **nn = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*nn));
 			if (nn == NULL) {
@@ -202,6 +197,8 @@ static int scansent(struct ct_spool *sp, struct json_object *days, char *err)
 		}
 		n++;
 	}
+	if (rc != CT_OK)
+		goto out;
 	if (n > 1)
 		qsort(names, n, sizeof(*names), bystr);
 	for (size_t i = 0; i < n && rc == CT_OK; i++) {
@@ -283,7 +280,7 @@ static void text(const char *spool, struct json_object *all, time_t now,
                  const struct why *w, size_t nwhy, int lastbad)
 {
 	struct json_object *sent, *failed, *last;
-	char age[32], clean[WHY_MAX + 1];
+	char age[32], clean[WHY_LINE_MAX + 1];
 	const char *msg;
 
 	printf("spool    %s\n", spool);
@@ -309,7 +306,7 @@ static void text(const char *spool, struct json_object *all, time_t now,
 	/* The message may quote a server's reply: printable ASCII only. */
 	if ((msg = ct_json_str(last, "message")) != NULL) {
 		size_t i;
-		for (i = 0; msg[i] && i < WHY_MAX; i++)
+		for (i = 0; msg[i] && i < WHY_LINE_MAX; i++)
 			clean[i] = (msg[i] >= 0x20 && msg[i] < 0x7f) ? msg[i] : '?';
 		clean[i] = '\0';
 		msg = clean;
@@ -374,10 +371,10 @@ static void sftext(struct json_object *all)
 		return;
 	json_object_object_foreach(sf, day, p) {
 		const char *msg = ct_json_str(p, "message");
-		char clean[WHY_MAX + 1];
+		char clean[WHY_LINE_MAX + 1];
 		size_t i;
 
-		for (i = 0; msg && msg[i] && i < WHY_MAX; i++)
+		for (i = 0; msg && msg[i] && i < WHY_LINE_MAX; i++)
 			clean[i] = (msg[i] >= 0x20 && msg[i] < 0x7f) ? msg[i] : '?';
 		clean[i] = '\0';
 		printf("salesforce %s exit %ld: rows %ld, updated %ld, failed %ld, "

@@ -31,11 +31,7 @@
 
 #include "calltrail.h"
 #include "scrubenv.h"
-
-#define CHECK(c, what) do { if (!(c)) { \
-	fprintf(stderr, "fuzz-conf: invariant broken: %s (%s)\n", what, #c); \
-	abort(); } } while (0)
-
+#include "check.h"
 
 static char dir[256];
 static char conf[300];

@@ -19,10 +19,7 @@
 
 #include "calltrail.h"
 #include "ct_email.h"
-
-#define CHECK(c, what) do { if (!(c)) { \
-	fprintf(stderr, "fuzz-email: invariant broken: %s (%s)\n", what, #c); \
-	abort(); } } while (0)
+#include "check.h"
 
 static int
 ws(unsigned char c)   /* WHATWG "ASCII whitespace" */

@@ -21,10 +21,7 @@
 #include <string.h>
 
 #include "fcgi.h"
-
-#define CHECK(c, what) do { if (!(c)) { \
-	fprintf(stderr, "fuzz-fcgi: invariant broken: %s (%s)\n", what, #c); \
-	abort(); } } while (0)
+#include "check.h"
 
 static void
 check_out(const struct ct_buf *out)

@@ -51,10 +51,7 @@
 #include "scrubenv.h"
 #include "ct_email.h"
 #include "ct_json.h"
-
-#define CHECK(c, what) do { if (!(c)) { \
-	fprintf(stderr, "fuzz-handler: invariant broken: %s (%s)\n", what, #c); \
-	abort(); } } while (0)
+#include "check.h"
 
 #define SECRET "fuzz-secret-0123456789abcdef0123456789abcdef"
 #define NOW_US 1761761045123456LL   /* 2025-10-29T18:04:05.123456Z */

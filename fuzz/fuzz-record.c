@@ -27,10 +27,7 @@
 #include "ct_record.h"
 #include "ct_email.h"
 #include "ct_time.h"
-
-#define CHECK(c, what) do { if (!(c)) { \
-	fprintf(stderr, "fuzz-record: invariant broken: %s (%s)\n", what, #c); \
-	abort(); } } while (0)
+#include "check.h"
 
 static int64_t
 floor_ms(int64_t us)

@@ -18,10 +18,7 @@
 #include <string.h>
 
 #include "ct_s3int.h"
-
-#define CHECK(c, what) do { if (!(c)) { \
-	fprintf(stderr, "fuzz-s3xml: invariant broken: %s (%s)\n", what, #c); \
-	abort(); } } while (0)
+#include "check.h"
 
 static int onkey(void *arg, const char *key, uint64_t size)
 {

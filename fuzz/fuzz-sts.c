@@ -15,10 +15,7 @@
 #include <string.h>
 
 #include "ct_awscredint.h"
-
-#define CHECK(c, what) do { if (!(c)) { \
-	fprintf(stderr, "fuzz-sts: invariant broken: %s (%s)\n", what, #c); \
-	abort(); } } while (0)
+#include "check.h"
 
 static int
 printable(const char *s, size_t cap)

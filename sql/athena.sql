@@ -7,7 +7,8 @@
 -- exactly as the agent wrote it, one JSON object (see calltrail-spool(1)).
 --
 -- Replace BUCKET/PREFIX (twice) and run once.  Partition projection
--- computes the partitions from the query's year/month/day predicates, so
+-- computes the partitions from the query's year/month/day predicates
+-- (month and day as the two-digit names the archive writes), so
 -- no MSCK REPAIR or crawler is needed and a new day is queryable as soon
 -- as its first object is stored.  Always filter on year, month and day:
 -- Athena then reads only that day's objects.
@@ -41,13 +42,10 @@ TBLPROPERTIES (
   'projection.enabled'        = 'true',
   'projection.year.type'      = 'integer',
   'projection.year.range'     = '2024,2099',
-  'projection.year.digits'    = '4',
-  'projection.month.type'     = 'integer',
-  'projection.month.range'    = '1,12',
-  'projection.month.digits'   = '2',
-  'projection.day.type'       = 'integer',
-  'projection.day.range'      = '1,31',
-  'projection.day.digits'     = '2',
+  'projection.month.type'     = 'enum',
+  'projection.month.values'   = '01,02,03,04,05,06,07,08,09,10,11,12',
+  'projection.day.type'       = 'enum',
+  'projection.day.values'     = '01,02,03,04,05,06,07,08,09,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31',
   'storage.location.template' = 's3://BUCKET/PREFIX/sessions/year=${year}/month=${month}/day=${day}/',
   'classification'            = 'json',
   'has_encrypted_data'        = 'false'

@@ -75,7 +75,7 @@ int ct_buf_addu(struct ct_buf *b, unsigned long long v);
 void ct_buf_reset(struct ct_buf *b);
 void ct_buf_free(struct ct_buf *b);
 
-/* ---- configuration (conf.c) ---------------------------------------- */
+/* ---- configuration (conf.c; its keys: conf-keys.c) ----------------- */
 
 #define CT_TOKEN_TTL_MIN     120
 #define CT_TOKEN_TTL_MAX     86400

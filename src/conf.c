@@ -13,6 +13,8 @@
  * ct_conf_load only notes livekit_api_secret_file, and
  * ct_conf_require_livekit, which only calltrail-token calls, opens it, so
  * calltrail-spool and calltrail-export work where they cannot read it.
+ *
+ * The keys and the check of each value live in conf-keys.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "calltrail.h"
+#include "ct_confint.h"
 #include "ct_fs.h"
 
 #ifndef CT_SYSCONFDIR
@@ -35,153 +38,10 @@
 #define CT_LOCALSTATEDIR "/var"
 #endif
 
-enum kind { K_STR, K_URL, K_NAME, K_TEXT, K_SECRET, K_SECRETFILE, K_LIST,
-            K_AGENT, K_ORIGIN, K_PATH, K_TARGET, K_ENDPOINT, K_REGION,
-            K_INT, K_BOOL, K_CHOICE, K_OPTPATH, K_LOGINURL, K_VERSION };
-
-struct key {
-	const char *name;
-	enum kind kind;
-	const char *env;      /* a foreign variable name honoured, or NULL */
-	size_t off;           /* offsetof the field in struct ct_conf */
-	long lo, hi;          /* K_INT bounds; K_STR/K_NAME/K_TEXT max length */
-	const char *choices;  /* K_CHOICE: "|a|b|" ("||" allows empty) */
-};
-
-#define F(f) offsetof(struct ct_conf, f)
-static const struct key keys[] = {
-	{ "livekit_url",             K_URL,        "LIVEKIT_URL",        F(livekit_url),        0, 1024 },
-	{ "livekit_api_key",         K_NAME,       "LIVEKIT_API_KEY",    F(livekit_api_key),    1, 256 },
-	{ "livekit_api_secret",      K_SECRET,     "LIVEKIT_API_SECRET", F(livekit_api_secret), 0, CT_SECRET_MAX },
-	{ "livekit_api_secret_file", K_SECRETFILE, NULL,                 F(livekit_api_secret_file), 0, 4096 },
-	{ "token_ttl",               K_INT,        NULL,                 F(token_ttl),          CT_TOKEN_TTL_MIN, CT_TOKEN_TTL_MAX },
-	{ "room_prefix",             K_NAME,       NULL,                 F(room_prefix),        1, 32 },
-	{ "identity_prefix",         K_NAME,       NULL,                 F(identity_prefix),    1, 32 },
-	{ "display_name",            K_TEXT,       NULL,                 F(display_name),       1, 128 },
-	{ "agents",                  K_LIST,       NULL,                 F(agents),             0, 0 },
-	{ "default_agent",           K_AGENT,      NULL,                 F(default_agent),      0, 128 },
-	{ "cors_origin",             K_ORIGIN,     NULL,                 F(cors_origin),        0, 512 },
-	{ "spool_dir",               K_PATH,       NULL,                 F(spool_dir),          1, 1024 },
-	{ "target",                  K_TARGET,     NULL,                 F(target),             1, 1024 },
-	{ "s3_endpoint",             K_ENDPOINT,   NULL,                 F(s3_endpoint),        0, 1024 },
-	{ "s3_region",               K_REGION,     "AWS_REGION",         F(s3_region),          0, 64 },
-	{ "s3_concurrency",          K_INT,        NULL,                 F(s3_concurrency),     1, 64 },
-	{ "s3_retries",              K_INT,        NULL,                 F(s3_retries),         0, 20 },
-	{ "csv_dir",                 K_PATH,       NULL,                 F(csv_dir),            1, 1024 },
-	{ "csv_upload",              K_BOOL,       NULL,                 F(csv_upload),         0, 0 },
-	{ "keep_days",               K_INT,        NULL,                 F(keep_days),          1, 3650 },
-	{ "s3_sse",                  K_CHOICE,     NULL,                 F(s3_sse),             0, 16, "||AES256|aws:kms|" },
-	{ "s3_sse_kms_key_id",       K_TEXT,       NULL,                 F(s3_sse_kms_key_id),  0, 2048 },
-	{ "salesforce_login_url",    K_LOGINURL,   NULL,                 F(salesforce_login_url), 0, 1024 },
-	{ "salesforce_client_id",    K_TEXT,       NULL,                 F(salesforce_client_id), 0, 256 },
-	{ "salesforce_username",     K_TEXT,       NULL,                 F(salesforce_username), 0, 256 },
-	{ "salesforce_private_key_file", K_OPTPATH, NULL,                F(salesforce_private_key_file), 0, 1024 },
-	{ "salesforce_client_secret_file", K_OPTPATH, NULL,              F(salesforce_client_secret_file), 0, 1024 },
-	{ "salesforce_object",       K_CHOICE,     NULL,                 F(salesforce_object),  1, 16, "|Lead|Contact|" },
-	{ "salesforce_api_version",  K_VERSION,    NULL,                 F(salesforce_api_version), 1, 16 },
-};
-#undef F
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
 const char *
 ct_conf_default_path(void)
 {
 	return CT_SYSCONFDIR "/calltrail/calltrail.conf";
-}
-
-static char **
-sfield(struct ct_conf *c, const struct key *k)
-{
-	return (char **)((char *)c + k->off);
-}
-
-static int
-setstr(char **dst, const char *v)
-{
-	char *p = strdup(v);
-
-	if (p == NULL)
-		return CT_ERR_NOMEM;
-	free(*dst);
-	*dst = p;
-	return CT_OK;
-}
-
-static int
-is_name(const char *v, int dot)
-{
-	if (*v == '\0')
-		return 0;
-	for (; *v; v++)
-		if (!isalnum((unsigned char)*v) && *v != '_' && *v != '-' &&
-		    !(dot && *v == '.'))
-			return 0;
-	return 1;
-}
-
-static int
-has_ctl(const char *v)
-{
-	for (; *v; v++)
-		if ((unsigned char)*v < 0x20 || *v == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int
-prefixed(const char *v, const char *p)
-{
-	return strncmp(v, p, strlen(p)) == 0;
-}
-
-/* Is the authority of URL u (after "http://") a loopback address? */
-static int
-loopback(const char *u)
-{
-	static const char *const lb[] = { "localhost", "127.", "[::1]" };
-	size_t i;
-
-	for (i = 0; i < sizeof(lb) / sizeof(lb[0]); i++)
-		if (prefixed(u, lb[i]) &&
-		    (lb[i][strlen(lb[i]) - 1] == '.' ||
-		     strchr(":/", u[strlen(lb[i])]) != NULL))
-			return 1;
-	return 0;
-}
-
-/* Split "a, b ,c" into the agents array. */
-static int
-setlist(struct ct_conf *c, const char *v, const char *where, char *err)
-{
-	char buf[CT_CONF_LINE_MAX], *tok, *save = NULL;
-	size_t i;
-
-	for (i = 0; i < c->nagents; i++)
-		free(c->agents[i]);
-	c->nagents = 0;
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *e;
-
-		while (isspace((unsigned char)*tok))
-			tok++;
-		e = tok + strlen(tok);
-		while (e > tok && isspace((unsigned char)e[-1]))
-			*--e = '\0';
-		if (*tok == '\0')
-			continue;
-		if (!is_name(tok, 1) || strlen(tok) > 128)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%sagents: \"%s\" is not an agent name ([A-Za-z0-9_.-], at most 128)",
-			    where, tok);
-		if (c->nagents == CT_AGENTS_MAX)
-			return ct_seterr(err, CT_ERR_CONFIG, "%sagents: more than %d agents",
-			                 where, CT_AGENTS_MAX);
-		if ((c->agents[c->nagents] = strdup(tok)) == NULL)
-			return CT_ERR_NOMEM;
-		c->nagents++;
-	}
-	return CT_OK;
 }
 
 /*
@@ -227,13 +87,13 @@ readsecret(struct ct_conf *c, const char *path, const char *what, char *err,
 		buf[--len] = '\0';
 	if (len && buf[len - 1] == '\r')
 		buf[--len] = '\0';
-	if (len > CT_SECRET_MAX || strlen(buf) != len || has_ctl(buf)) {
+	if (len > CT_SECRET_MAX || strlen(buf) != len || ct_conf_has_ctl(buf)) {
 		rc = ct_seterr(err, CT_ERR_CONFIG,
 		    "%s: \"%s\" must hold the secret on one line (at most %d bytes)",
 		    what, path, CT_SECRET_MAX);
 		goto out;
 	}
-	if ((rc = setstr(&c->livekit_api_secret, buf)) != CT_OK) {
+	if ((rc = ct_conf_setstr(&c->livekit_api_secret, buf)) != CT_OK) {
 		ct_seterr(err, rc, "%s: out of memory", what);
 		goto out;
 	}
@@ -248,165 +108,6 @@ out:
 	return rc;
 }
 
-/* Check v for key k and store it.  where is "FILE:LINE: " or "VAR: ". */
-static int
-setval(struct ct_conf *c, const struct key *k, const char *v, const char *where,
-       char *err)
-{
-	char **dst = sfield(c, k);
-	size_t n = strlen(v);
-	char *end;
-	long l;
-
-	if (has_ctl(v))
-		return ct_seterr(err, CT_ERR_CONFIG, "%s%s: control character in the value",
-		                 where, k->name);
-	switch (k->kind) {
-	case K_INT:
-		errno = 0;
-		l = strtol(v, &end, 10);
-		if (errno || end == v || *end || l < k->lo || l > k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not a whole number from %ld to %ld",
-			    where, k->name, v, k->lo, k->hi);
-		if (k->off == offsetof(struct ct_conf, token_ttl))
-			c->token_ttl = l;
-		else
-			*(int *)((char *)c + k->off) = (int)l;
-		return CT_OK;
-	case K_BOOL:
-		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-			c->csv_upload = 1;
-		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-			c->csv_upload = 0;
-		else
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not yes or no", where, k->name, v);
-		return CT_OK;
-	case K_LIST:
-		return setlist(c, v, where, err);
-	case K_SECRETFILE:
-		/* Only noted: ct_conf_require_livekit opens it. */
-		if (v[0] != '/' || n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: must be an absolute path", where, k->name);
-		break;
-	case K_SECRET:
-		/* never echo the value */
-		if (n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG, "%s%s: longer than %ld bytes",
-			                 where, k->name, k->hi);
-		break;
-	case K_URL:
-		if (!(prefixed(v, "wss://") || prefixed(v, "ws://") ||
-		      prefixed(v, "https://") || prefixed(v, "http://")) ||
-		    strchr(v, ' ') || n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not a wss://, ws://, https:// or http:// URL",
-			    where, k->name, v);
-		break;
-	case K_ENDPOINT:
-		if (n && (!(prefixed(v, "https://") || prefixed(v, "http://")) ||
-		          strchr(v, ' ') || n > (size_t)k->hi))
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not an http:// or https:// URL",
-			    where, k->name, v);
-		break;
-	case K_ORIGIN:
-		if (n && (!(prefixed(v, "https://") || prefixed(v, "http://")) ||
-		          strchr(v, ' ') || strchr(strstr(v, "//") + 2, '/') ||
-		          n > (size_t)k->hi))
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not an origin like https://www.example.com",
-			    where, k->name, v);
-		break;
-	case K_NAME:
-	case K_AGENT:
-		if ((n || k->kind == K_NAME) &&
-		    (!is_name(v, k->kind == K_AGENT) || n > (size_t)k->hi))
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" must be 1 to %ld of [A-Za-z0-9_-%s]",
-			    where, k->name, v, k->hi, k->kind == K_AGENT ? "." : "");
-		break;
-	case K_TEXT:
-	case K_STR:
-		if (n < (size_t)k->lo || n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG, "%s%s: must be %ld to %ld bytes",
-			                 where, k->name, k->lo, k->hi);
-		break;
-	case K_PATH:
-		if (v[0] != '/' || n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not an absolute path", where, k->name, v);
-		break;
-	case K_TARGET:
-		if (!(prefixed(v, "file:///") || (prefixed(v, "s3://") && v[5] &&
-		      v[5] != '/')) || strchr(v, ' ') || n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is neither file:///DIR nor s3://BUCKET/PREFIX",
-			    where, k->name, v);
-		break;
-	case K_CHOICE: {
-		char pat[40];
-
-		snprintf(pat, sizeof(pat), "|%s|", v);
-		if (n > (size_t)k->hi || strstr(k->choices, pat) == NULL)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not one of %s", where, k->name, v,
-			    k->choices);
-		break;
-	}
-	case K_OPTPATH:
-		if (n && (v[0] != '/' || n > (size_t)k->hi))
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not an absolute path", where, k->name, v);
-		break;
-	case K_LOGINURL:
-		/* https, or http only to this host (a test stand-in) */
-		if (!(prefixed(v, "https://") ||
-		      (prefixed(v, "http://") && loopback(v + 7))) ||
-		    strchr(v, ' ') || n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not an https:// URL (http:// only for "
-			    "a loopback address)", where, k->name, v);
-		break;
-	case K_VERSION:
-		l = strtol(v, &end, 10);
-		if (!isdigit((unsigned char)v[0]) || *end != '.' ||
-		    !isdigit((unsigned char)end[1]) ||
-		    strspn(end + 1, "0123456789") != strlen(end + 1) ||
-		    n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not an API version like 62.0",
-			    where, k->name, v);
-		break;
-	case K_REGION:
-		for (end = (char *)v; *end; end++)
-			if (!islower((unsigned char)*end) && !isdigit((unsigned char)*end) &&
-			    *end != '-')
-				break;
-		/* empty: the chain's region (ct_aws_region) */
-		if (*end || n > (size_t)k->hi)
-			return ct_seterr(err, CT_ERR_CONFIG,
-			    "%s%s: \"%s\" is not a region name like us-east-1",
-			    where, k->name, v);
-		break;
-	}
-	return setstr(dst, v) == CT_OK ? CT_OK :
-	       ct_seterr(err, CT_ERR_NOMEM, "%s%s: out of memory", where, k->name);
-}
-
-static const struct key *
-findkey(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	return NULL;
-}
-
 char *
 ct_conf_trim(char *s)
 {
@@ -419,13 +120,6 @@ ct_conf_trim(char *s)
 	                 e[-1] == '\n'))
 		*--e = '\0';
 	return s;
-}
-
-/* Index of the key named name in keys[] (a name of this file). */
-static size_t
-keyidx(const char *name)
-{
-	return (size_t)(findkey(name) - keys);
 }
 
 /*
@@ -457,7 +151,7 @@ static int
 loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 {
 	char line[CT_CONF_LINE_MAX + 1], where[1200];
-	unsigned char seen[NKEYS] = { 0 };
+	unsigned char seen[CT_CONF_NKEYS] = { 0 };
 	struct stat st;
 	FILE *f;
 	long lineno = 0;
@@ -472,7 +166,7 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 	if (fstat(fileno(f), &st) == 0)
 		c->path_mode = (int)(st.st_mode & 07777);
 	for (;;) {
-		const struct key *k;
+		const struct ct_conf_key *k;
 		char *p, *eq, *key, *val, *hash;
 
 		lineno++;
@@ -504,9 +198,9 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 		*eq = '\0';
 		key = ct_conf_trim(p);
 		val = ct_conf_trim(eq + 1);
-		if ((k = findkey(key)) == NULL) {
+		if ((k = ct_conf_findkey(key)) == NULL) {
 			/* Never echo bytes that could drive the terminal. */
-			if (has_ctl(key) || strchr(key, '"'))
+			if (ct_conf_has_ctl(key) || strchr(key, '"'))
 				rc = ct_seterr(err, CT_ERR_CONFIG,
 				               "%sunknown key (with unprintable bytes)", where);
 			else
@@ -514,11 +208,11 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 				               where, key);
 			goto out;
 		}
-		if (seen[k - keys]++) {
+		if (seen[k - ct_conf_keys]++) {
 			rc = ct_seterr(err, CT_ERR_CONFIG, "%s%s: set twice", where, key);
 			goto out;
 		}
-		if ((rc = setval(c, k, val, where, err)) != CT_OK)
+		if ((rc = ct_conf_setval(c, k, val, where, err)) != CT_OK)
 			goto out;
 		if (k->kind == K_SECRET)
 			c->secret_inline = 1;
@@ -527,7 +221,8 @@ loadfile(struct ct_conf *c, const char *path, int must_exist, char *err)
 		goto out;
 	if (ferror(f))
 		rc = ct_seterr(err, CT_ERR_CONFIG, "%s: read error", path);
-	else if (seen[keyidx("livekit_api_secret")] && seen[keyidx("livekit_api_secret_file")])
+	else if (seen[CT_CONF_KEY_livekit_api_secret] &&
+	         seen[CT_CONF_KEY_livekit_api_secret_file])
 		rc = ct_seterr(err, CT_ERR_CONFIG,
 		    "%s: livekit_api_secret and livekit_api_secret_file: set only one",
 		    path);
@@ -544,8 +239,8 @@ loadenv(struct ct_conf *c, char *err)
 	size_t i, j;
 	int rc;
 
-	for (i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
+	for (i = 0; i < CT_CONF_NKEYS; i++) {
+		const struct ct_conf_key *k = &ct_conf_keys[i];
 
 		snprintf(var, sizeof(var), "CALLTRAIL_");
 		for (j = 0; k->name[j]; j++)
@@ -557,7 +252,7 @@ loadenv(struct ct_conf *c, char *err)
 		if (v == NULL)
 			continue;
 		snprintf(where, sizeof(where), "environment %s: ", var);
-		if ((rc = setval(c, k, v, where, err)) != CT_OK)
+		if ((rc = ct_conf_setval(c, k, v, where, err)) != CT_OK)
 			return rc;
 		/* The environment's secret, or secret file, replaces whichever
 		 * the file gave. */
@@ -585,21 +280,21 @@ defaults(struct ct_conf *c)
 	c->s3_concurrency = 8;
 	c->s3_retries = 5;
 	c->keep_days = 35;
-	if (setstr(&c->room_prefix, "voice") || setstr(&c->identity_prefix, "visitor") ||
-	    setstr(&c->display_name, "Visitor") || setstr(&c->default_agent, "") ||
-	    setstr(&c->cors_origin, "") ||
-	    setstr(&c->spool_dir, CT_LOCALSTATEDIR "/spool/calltrail") ||
-	    setstr(&c->target, "file://" CT_LOCALSTATEDIR "/lib/calltrail/archive") ||
-	    setstr(&c->s3_endpoint, "") || setstr(&c->s3_region, "") ||
-	    setstr(&c->csv_dir, CT_LOCALSTATEDIR "/lib/calltrail/csv") ||
-	    setstr(&c->s3_sse, "") || setstr(&c->s3_sse_kms_key_id, "") ||
-	    setstr(&c->salesforce_login_url, "https://login.salesforce.com") ||
-	    setstr(&c->salesforce_client_id, "") ||
-	    setstr(&c->salesforce_username, "") ||
-	    setstr(&c->salesforce_private_key_file, "") ||
-	    setstr(&c->salesforce_client_secret_file, "") ||
-	    setstr(&c->salesforce_object, "Lead") ||
-	    setstr(&c->salesforce_api_version, "62.0"))
+	if (ct_conf_setstr(&c->room_prefix, "voice") || ct_conf_setstr(&c->identity_prefix, "visitor") ||
+	    ct_conf_setstr(&c->display_name, "Visitor") || ct_conf_setstr(&c->default_agent, "") ||
+	    ct_conf_setstr(&c->cors_origin, "") ||
+	    ct_conf_setstr(&c->spool_dir, CT_LOCALSTATEDIR "/spool/calltrail") ||
+	    ct_conf_setstr(&c->target, "file://" CT_LOCALSTATEDIR "/lib/calltrail/archive") ||
+	    ct_conf_setstr(&c->s3_endpoint, "") || ct_conf_setstr(&c->s3_region, "") ||
+	    ct_conf_setstr(&c->csv_dir, CT_LOCALSTATEDIR "/lib/calltrail/csv") ||
+	    ct_conf_setstr(&c->s3_sse, "") || ct_conf_setstr(&c->s3_sse_kms_key_id, "") ||
+	    ct_conf_setstr(&c->salesforce_login_url, "https://login.salesforce.com") ||
+	    ct_conf_setstr(&c->salesforce_client_id, "") ||
+	    ct_conf_setstr(&c->salesforce_username, "") ||
+	    ct_conf_setstr(&c->salesforce_private_key_file, "") ||
+	    ct_conf_setstr(&c->salesforce_client_secret_file, "") ||
+	    ct_conf_setstr(&c->salesforce_object, "Lead") ||
+	    ct_conf_setstr(&c->salesforce_api_version, "62.0"))
 		return CT_ERR_NOMEM;
 	return CT_OK;
 }
@@ -708,12 +403,13 @@ ct_conf_free(struct ct_conf *c)
 
 	if (c->livekit_api_secret)
 		OPENSSL_cleanse(c->livekit_api_secret, strlen(c->livekit_api_secret));
-	for (i = 0; i < NKEYS; i++) {
-		if (keys[i].kind == K_INT || keys[i].kind == K_BOOL ||
-		    keys[i].kind == K_LIST)
+	for (i = 0; i < CT_CONF_NKEYS; i++) {
+		const struct ct_conf_key *k = &ct_conf_keys[i];
+
+		if (k->kind == K_INT || k->kind == K_BOOL || k->kind == K_LIST)
 			continue;
-		free(*sfield(c, &keys[i]));
-		*sfield(c, &keys[i]) = NULL;
+		free(*ct_conf_field(c, k));
+		*ct_conf_field(c, k) = NULL;
 	}
 	for (i = 0; i < c->nagents; i++)
 		free(c->agents[i]);

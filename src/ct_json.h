@@ -10,6 +10,10 @@ struct json_object;
 
 #define CT_JSON_DEPTH 32
 
+/* json-c's flags for compact output; no "\/" so URLs stay readable.
+ * (The caller includes <json-c/json.h>.) */
+#define CT_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 /*
  * Parse exactly one JSON value from buf[0..len): strict RFC 8259, valid
  * UTF-8, no NUL bytes, nesting at most maxdepth, nothing but whitespace

@@ -96,6 +96,20 @@ out:
 	return rc;
 }
 
+/* What inflate's return zrc means for the caller: CT_OK while it makes
+ * progress or at the member's end; CT_ERR_NOMEM; else CT_ERR_INPUT. */
+static int inflated(const z_stream *zs, int zrc, char *err)
+{
+	if (zrc == Z_OK || zrc == Z_STREAM_END)
+		return CT_OK;
+	if (zrc == Z_MEM_ERROR)
+		return ct_seterr(err, CT_ERR_NOMEM, "gunzip: out of memory");
+	/* Z_BUF_ERROR here means no progress: input ran out. */
+	return ct_seterr(err, CT_ERR_INPUT, "gunzip: %s",
+	                 zrc == Z_BUF_ERROR ? "truncated stream"
+	                 : zs->msg ? zs->msg : "corrupt stream");
+}
+
 /*
  * Gunzip exactly one member from data[0..len) into out (reset first).
  * More than max bytes of output is CT_ERR_TOOBIG (checked while
@@ -128,17 +142,8 @@ int ct_gz_decompress(const void *data, size_t len, size_t max,
 		zs.next_out = chunk;
 		zs.avail_out = sizeof chunk;
 		zrc = inflate(&zs, Z_NO_FLUSH);
-		if (zrc == Z_MEM_ERROR) {
-			rc = ct_seterr(err, CT_ERR_NOMEM, "gunzip: out of memory");
+		if ((rc = inflated(&zs, zrc, err)) != CT_OK)
 			goto out;
-		}
-		if (zrc != Z_OK && zrc != Z_STREAM_END) {
-			/* Z_BUF_ERROR here means no progress: input ran out. */
-			rc = ct_seterr(err, CT_ERR_INPUT, "gunzip: %s",
-			               zrc == Z_BUF_ERROR ? "truncated stream"
-			               : zs.msg ? zs.msg : "corrupt stream");
-			goto out;
-		}
 		if ((rc = drain(&zs, chunk, max, out, "gunzip", err)) != CT_OK)
 			goto out;
 		if (zrc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {

@@ -4,13 +4,14 @@
  *
  * Two kinds of target share one small interface:
  *
- *   file:///DIR           a local tree: DIR/KEY, directories 0750, objects
- *                         0640, each written by tmp + fsync + rename, so a
+ *   file:///DIR           a local tree: DIR/KEY, directories 0700, objects
+ *                         0600 (SPEC 4: the owner's alone), each written to
+ *                         DIR/.tmp, fsynced and renamed into place, so a
  *                         reader never sees half an object and a crash
- *                         leaves the old one or the new; a batch writes and
- *                         fsyncs its files concurrently and each directory
- *                         once, before any object is reported stored
- *                         (target-file.c, ct_tfile_put).
+ *                         leaves the old one or the new; a batch fsyncs its
+ *                         files on the target's fsync pool and each
+ *                         directory once, before any object is reported
+ *                         stored (target-file.c, ct_tfile_put).
  *   s3://BUCKET[/PREFIX]  Amazon S3 or a compatible store; the work is done
  *                         by s3.c (ct_s3_*), keys are relative to PREFIX.
  *

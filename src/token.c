@@ -43,9 +43,6 @@
 /* Depth allowed when the client's agent metadata is itself JSON. */
 #define AGENT_META_DEPTH 8
 
-/* json-c's flags for compact output; no "\/" so URLs stay readable. */
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 /*
  * The claims have the same shape for every token; only the values change.
  * So each thread builds the tree once and then sets its values in place:
@@ -132,7 +129,7 @@ metadata(const char *email, const char *start)
 	if (ct_json_set_str(cl.md, "user_email", &cl.md_email, email) != 0 ||
 	    ct_json_set_str(cl.md, "session_start", &cl.md_start, start) != 0)
 		return NULL;
-	return json_object_to_json_string_ext(cl.md, JSON_FLAGS);
+	return json_object_to_json_string_ext(cl.md, CT_JSON_FLAGS);
 }
 
 /*
@@ -195,7 +192,7 @@ client_metadata(const char *email, const char *start, const char *client)
 	if (ct_json_add(o, "user_email", json_object_new_string(email), NULL) != 0 ||
 	    ct_json_add(o, "session_start", json_object_new_string(start), NULL) != 0)
 		goto out;
-	if ((s = json_object_to_json_string_ext(o, JSON_FLAGS)) != NULL)
+	if ((s = json_object_to_json_string_ext(o, CT_JSON_FLAGS)) != NULL)
 		out = strdup(s);
 out:
 	json_object_put(cj);
@@ -431,7 +428,7 @@ ct_token_mint(const struct ct_conf *c, const struct ct_token_req *rq,
 		    ct_json_add(cl.root, "roomConfig", json_object_get(cl.rc), NULL) != 0)
 			goto out;
 	}
-	if ((claims = json_object_to_json_string_ext(cl.root, JSON_FLAGS)) == NULL)
+	if ((claims = json_object_to_json_string_ext(cl.root, CT_JSON_FLAGS)) == NULL)
 		goto out;
 	rc = sign(c->livekit_api_secret, claims, &t->jwt, err);
 out:

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 #include <jwt.h>
 
+#include "conf-sample.h"
 #include "failmalloc.h"
 #include "handler.h"
 #include "tap.h"
@@ -451,19 +452,7 @@ nomem(void)
 int
 main(void)
 {
-	memset(&conf, 0, sizeof(conf));
-	conf.livekit_url = "wss://lk.example.com";
-	conf.livekit_api_key = "APIkey";
-	conf.livekit_api_secret = SECRET;
-	conf.token_ttl = 900;
-	conf.room_prefix = "voice";
-	conf.identity_prefix = "visitor";
-	conf.display_name = "Visitor";
-	conf.agents[0] = "sales-agent";
-	conf.agents[1] = "support-agent";
-	conf.nagents = 2;
-	conf.default_agent = "sales-agent";
-	conf.cors_origin = "";
+	conf_sample(&conf, SECRET, "");
 	ct_log_init("handler-t");
 	ct_handler_init(&h, &conf);
 	table();

@@ -1,6 +1,7 @@
 #!/bin/sh
-# t/sql.sh — sql/ (SPEC section 10): the DuckDB form of the daily leads
-# query (sql/leads-duckdb.sql), run by @duckdb/node-api over an archive
+# t/sql.sh — sql/ (SPEC section 10): the daily leads query (sql/leads.sql,
+# the one query for Athena, Trino and DuckDB) over sql/duckdb.sql's view,
+# run by @duckdb/node-api over an archive
 # this test wrote with the real programs (calltrail-spool put, then
 # calltrail-export upload to a file:// target), gives the very bytes of
 # `calltrail-export csv` for the same day: the crafted day of
@@ -16,7 +17,6 @@ need_node_modules
 command -v node >/dev/null || skip_all "node is not installed"
 [ -d "$NODE_PATH/@duckdb/node-api" ] || bail "@duckdb/node-api is missing from $NODE_PATH"
 unset CALLTRAIL_CONF
-SQL=$top_srcdir/sql/leads-duckdb.sql
 
 cat >"$T/conf" <<EOF
 spool_dir = $T/spool
@@ -27,11 +27,11 @@ EOF
 
 # day DAY: the CSV of calltrail-export and of the DuckDB query, compared.
 day() {
-	d=$1; y=${d%%-*}; m=${d#*-}; m=${m%-*}; dd=${d##*-}
+	d=$1
 	"$EXPORT" -c "$T/conf" csv --day "$d" --source target >"$T/csv.out" 2>&1
 	is 0 $? "$d: calltrail-export csv --source target"
-	node "$top_srcdir/t/sql-duckdb.js" "$SQL" \
-		"$T/archive/calltrail/sessions/year=$y/month=$m/day=$dd/*.json.gz" >"$T/duck.csv" 2>"$T/duck.err"
+	node "$top_srcdir/t/sql-duckdb.js" "$top_srcdir/sql" "$T/archive/calltrail" "$d" \
+		>"$T/duck.csv" 2>"$T/duck.err"
 	is 0 $? "$d: the DuckDB query ran $(head -c 300 "$T/duck.err")"
 	if cmp -s "$T/csv/salesforce-leads-$d.csv" "$T/duck.csv"; then
 		ok 0 "$d: the DuckDB query gives calltrail's CSV byte for byte ($(wc -l <"$T/duck.csv" | tr -d " ") lines)"
@@ -64,7 +64,7 @@ day 2025-11-03
 is 151 "$(wc -l <"$T/duck.csv" | tr -d ' ')" "2025-11-03: a header and 150 rows"
 
 # ---- the other SQL files name what they must
-like "$(cat "$top_srcdir/sql/athena.sql")" "projection.day.digits" "athena.sql: partition projection on year/month/day"
+like "$(cat "$top_srcdir/sql/athena.sql")" "projection.day.values" "athena.sql: partition projection on year/month/day"
 like "$(cat "$top_srcdir/sql/athena.sql")" "org.openx.data.jsonserde.JsonSerDe" "athena.sql: the JSON SerDe"
 like "$(cat "$top_srcdir/sql/leads.sql")" "FROM calltrail_sessions" "leads.sql: reads athena.sql's table"
 done_testing

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "ct_token.h"
+#include "conf-sample.h"
 #include "tap.h"
 #include "ct_time.h"
 
@@ -24,18 +25,7 @@ static struct ct_conf conf;
 static void
 setup(void)
 {
-	memset(&conf, 0, sizeof(conf));
-	conf.livekit_url = "wss://lk.example.com";
-	conf.livekit_api_key = "APIkey";
-	conf.livekit_api_secret = SECRET;
-	conf.token_ttl = 900;
-	conf.room_prefix = "voice";
-	conf.identity_prefix = "visitor";
-	conf.display_name = "Visitor";
-	conf.agents[0] = "sales-agent";
-	conf.nagents = 1;
-	conf.default_agent = "sales-agent";
-	conf.cors_origin = "";
+	conf_sample(&conf, SECRET, "");
 }
 
 /* base64url (no padding) to bytes, through OpenSSL's decoder. */
