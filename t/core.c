@@ -61,7 +61,7 @@ main(void)
 	struct stat st;
 	int64_t us;
 
-	plan((int)n + 51 + 30 + 25);
+	plan((int)n + 54 + 30 + 25);
 	for (i = 0; i < n; i++) {
 		int rc = ct_time_parse(times[i].in, &us);
 		if (times[i].us == -1)
@@ -83,6 +83,12 @@ main(void)
 	ct_time_parse("2025-10-30T01:30:00+02:00", &us);
 	ct_time_day(us, day);
 	is_str("2025-10-29", day, "day is the UTC day, not the local one");
+	ct_time_day(-62135596800LL * 1000000, day);
+	is_str("0001-01-01", day, "day pads every field");
+	ct_time_day(253402300800LL * 1000000 - 1, day);
+	is_str("9999-12-31", day, "day of the last instant");
+	ct_time_day(-1, day);
+	is_str("1969-12-31", day, "day before the epoch");
 
 	/* ids */
 	is_int(CT_OK, ct_id_hex(a, 8), "hex id");
