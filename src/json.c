@@ -140,10 +140,13 @@ c_locale(void)
  * backslash ('u' then four C_HEX). */
 enum { C_STOP = 1, C_DELIM = 2, C_HEX = 4, C_ESC = 8 };
 
-static unsigned char cls[256];
+/* What a byte starts outside a string (T_BAD: nothing RFC 8259 allows). */
+enum { T_BAD, T_SKIP, T_OPEN, T_CLOSE, T_STR, T_LIT, T_NUM };
+
+static unsigned char cls[256], tok1[256];
 
 static void
-cls_init(void)
+tables_init(void)
 {
 	const char *p;
 	int c;
@@ -160,25 +163,33 @@ cls_init(void)
 		cls[(unsigned char)*p] |= C_HEX;
 	for (p = "\"\\/bfnrt"; *p; p++)
 		cls[(unsigned char)*p] |= C_ESC;
+	for (p = " \t\n\r:,"; *p; p++)
+		tok1[(unsigned char)*p] = T_SKIP;
+	tok1['{'] = tok1['['] = T_OPEN;
+	tok1['}'] = tok1[']'] = T_CLOSE;
+	tok1['"'] = T_STR;
+	tok1['t'] = tok1['f'] = tok1['n'] = T_LIT;
+	for (p = "-0123456789"; *p; p++)
+		tok1[(unsigned char)*p] = T_NUM;
 }
 
-static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-/* Are the 8 bytes at p plain string bytes (none C_STOP)?  The "has a byte
- * less than n" test of Bit Twiddling Hacks, on the bytes and on their XOR
- * with '"' and '\\' (a zero byte is one less than 1), and any high bit:
- * records are nearly all ASCII. */
-static int
-plain8(const char *p)
+/* The C_STOP bytes among the 8 at p, as the high bit of each: the "has a
+ * byte less than n" test of Bit Twiddling Hacks on the bytes (< 0x20) and
+ * on their XOR with '"' and '\\' (a zero byte is one less than 1), and
+ * any high bit.  A borrow only runs from a flagged byte to the ones
+ * after it, so the first flagged byte is exact.  Records are nearly all
+ * ASCII, and most of a record is plain string bytes. */
+static uint64_t
+stop8(const char *p)
 {
-	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-	uint64_t w, q, b;
+	const uint64_t ones = 0x0101010101010101u;
+	uint64_t w;
 
 	memcpy(&w, p, 8);
-	q = w ^ (ones * '"');
-	b = w ^ (ones * '\\');
-	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-	        ((b - ones) & ~b) | w) & high ? 0 : 1;
+	return ((w - ones * 0x20) | ((w ^ ones * '"') - ones) |
+	        ((w ^ ones * '\\') - ones) | w) & ones * 0x80;
 }
 
 #define DIGIT(c) ((unsigned char)((c) - '0') <= 9)
@@ -201,25 +212,31 @@ scan(const char *s, size_t len, int *nest, int *frac)
 	while (i < len) {
 		unsigned char c = u[i];
 
-		switch (c) {
-		case '{': case '[':
+		switch (tok1[c]) {
+		case T_SKIP:
+			i++;
+			continue;
+		case T_OPEN:
 			if (++d > *nest)
 				*nest = d;
 			i++;
 			continue;
-		case '}': case ']':
+		case T_CLOSE:
 			if (d > 0)  /* json-c refuses the extra one */
 				d--;
 			i++;
 			continue;
-		case ' ': case '\t': case '\n': case '\r': case ':': case ',':
-			i++;
-			continue;
-		case '"':
+		case T_STR:
 			for (i++;;) {
-				/* Most of a record is plain string bytes. */
-				while (len - i >= 8 && plain8(s + i))
+				uint64_t m;
+
+				/* To the next C_STOP byte, 8 bytes at a time. */
+				while (len - i >= 8 && (m = stop8(s + i)) == 0)
 					i += 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				if (len - i >= 8)
+					i += (size_t)__builtin_ctzll(m) / 8;
+#endif
 				while (i < len && !(cls[u[i]] & C_STOP))
 					i++;
 				if (i == len)
@@ -250,22 +267,16 @@ scan(const char *s, size_t len, int *nest, int *frac)
 			}
 			i++;
 			continue;
-		case 't':
-			if (len - i < 4 || memcmp(s + i, "true", 4) != 0)
+		case T_LIT: {
+			const char *w = c == 't' ? "true" : c == 'f' ? "false" : "null";
+			size_t wl = c == 'f' ? 5 : 4;
+
+			if (len - i < wl || memcmp(s + i, w, wl) != 0)
 				return i;
-			i += 4;
+			i += wl;
 			break;
-		case 'f':
-			if (len - i < 5 || memcmp(s + i, "false", 5) != 0)
-				return i;
-			i += 5;
-			break;
-		case 'n':
-			if (len - i < 4 || memcmp(s + i, "null", 4) != 0)
-				return i;
-			i += 4;
-			break;
-		default:
+		}
+		case T_NUM:
 			/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 			if (c == '-')
 				i++;
@@ -293,6 +304,8 @@ scan(const char *s, size_t len, int *nest, int *frac)
 					i++;
 			}
 			break;
+		default:
+			return i;
 		}
 		/* A number or literal ends at a delimiter: "00", "1x" and
 		 * "truex" are one bad token, not two good ones. */
@@ -341,7 +354,7 @@ ct_json_parse(const char *buf, size_t len, int maxdepth,
 	}
 	/* A raw NUL (json-c would stop there and call the rest "trailing")
 	 * is a byte no token allows, in a string or out of one. */
-	pthread_once(&cls_once, cls_init);
+	pthread_once(&tables_once, tables_init);
 	if ((end = scan(buf, len, &nest, &frac)) != len) {
 		refused(buf, len, end, err);
 		goto out;
