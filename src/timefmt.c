@@ -185,7 +185,15 @@ ct_time_day(int64_t us, char out[11])
 {
 	int y, mo, d, h, mi, s, ms;
 
+	char *p = out;
+
+	/* Once per record in the CSV and the exporter: digits by hand, as
+	 * ct_time_format_ms (snprintf was ~1,700 instructions a call). */
 	split(us, &y, &mo, &d, &h, &mi, &s, &ms);
-	snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)mo % 100u,
-	         (unsigned)d % 100u);
+	p = putdigits(p, (int)((unsigned)y % 10000u), 4);
+	*p++ = '-';
+	p = putdigits(p, mo, 2);
+	*p++ = '-';
+	p = putdigits(p, d, 2);
+	*p = '\0';
 }

@@ -65,7 +65,7 @@ main(void)
 	struct stat st;
 	int64_t us;
 
-	plan((int)n + 51 + 30 + 25);
+	plan((int)n + 60 + 30 + 25);
 	for (i = 0; i < n; i++) {
 		int rc = ct_time_parse(times[i].in, &us);
 		if (times[i].us == -1)
@@ -87,6 +87,12 @@ main(void)
 	ct_time_parse("2025-10-30T01:30:00+02:00", &us);
 	ct_time_day(us, day);
 	is_str("2025-10-29", day, "day is the UTC day, not the local one");
+	ct_time_day(-62135596800LL * 1000000, day);
+	is_str("0001-01-01", day, "day pads every field");
+	ct_time_day(253402300800LL * 1000000 - 1, day);
+	is_str("9999-12-31", day, "day of the last instant");
+	ct_time_day(-1, day);
+	is_str("1969-12-31", day, "day before the epoch");
 
 	/* ids */
 	is_int(CT_OK, ct_id_hex(a, 8), "hex id");
@@ -245,6 +251,47 @@ main(void)
 				diag("after %s: %s, wanted %s", cut[k], got, want);
 		}
 	}
+
+	/* The depth limit is json-c's: a value inside n brackets needs
+	 * maxdepth > n, whether or not ct_json_parse gives json-c a smaller
+	 * stack for a shallower document.  Brackets in strings do not nest. */
+	{
+		char doc[64];
+		int nb, m, rc, agree = 1;
+
+		for (m = 2; m <= 6; m++)
+			for (nb = 1; nb <= 7; nb++) {
+				snprintf(doc, sizeof(doc), "%.*s1%.*s", nb, "[[[[[[[[",
+				         nb, "]]]]]]]]");
+				rc = ct_json_parse(doc, strlen(doc), m, &o, err);
+				if (rc == CT_OK)
+					json_object_put(o);
+				if ((rc == CT_OK) != (nb < m) ||
+				    (rc != CT_OK && strstr(err, "deeper") == NULL)) {
+					agree = 0;
+					diag("%s at depth %d: %s", doc, m, rc == CT_OK ? "ok" : err);
+				}
+			}
+		ok(agree, "n brackets around a value need a depth above n, 1 <= n <= 7");
+		snprintf(doc, sizeof(doc), "{\"a\":[{\"b\":\"[[[[{{{{\"}]}");
+		rc = ct_json_parse(doc, strlen(doc), 4, &o, err);
+		is_int(CT_OK, rc, "brackets in a string do not count as nesting");
+		if (rc == CT_OK)
+			json_object_put(o);
+		rc = ct_json_parse("[1]]][[[[[[[[1]]]]]]]]", 22, 3, &o, err);
+		ok(rc == CT_ERR_INPUT && strstr(err, "deeper") == NULL,
+		   "an extra closing bracket is refused as such: %s", err);
+	}
+	/* One pass finds the first bad byte; the message still names the
+	 * worst fault: a NUL anywhere, then bad UTF-8 anywhere, then the
+	 * token. */
+	ct_json_parse("[x,\"\xff\"]", 7, 8, &o, err);
+	is_str("invalid UTF-8 at byte 4", err, "bad UTF-8 after a bad token: the UTF-8 named");
+	ct_json_parse("[x]\0", 4, 8, &o, err);
+	is_str("NUL byte in the document", err, "a NUL after a bad token: the NUL named");
+	ct_json_parse("[1,\"a\x01\"]", 8, 8, &o, err);
+	is_str("not valid JSON: unexpected byte 0x01 at byte 5 (RFC 8259)", err,
+	       "a raw control character: its byte and offset");
 
 	/* durable file write */
 	if (mkdtemp(dir) == NULL)
