@@ -61,7 +61,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: " PROG " [-c FILE] [--listen unix:PATH|HOST:PORT] [--workers N] [--threads N]\n"
 	    "       " PROG " [--timeout SECONDS]\n"
-	    "       " PROG " --help | --version\n"
+	    "       " PROG " -h | --help | -V | --version\n"
 	    "\n"
 	    "Mints LiveKit access tokens for the web form (POST /api/connection-details,\n"
 	    "POST /api/token; GET /api/healthz).  Modes:\n"
@@ -304,7 +304,7 @@ main(int argc, char **argv)
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
 			return EX_OK;
-		} else if (strcmp(a, "--version") == 0) {
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
 			printf(PROG " " PACKAGE_VERSION "\n");
 			return EX_OK;
 		} else if (v && (strcmp(a, "-c") == 0)) {

@@ -497,7 +497,7 @@ int export_salesforce(struct ct_conf *c, int argc, char **argv)
 		n.retry += p.recs[k].o == SF_UNPROCESSED || p.recs[k].o == SF_NONE;
 	}
 	snprintf(path, sizeof(path), "%s/salesforce-results-%s.csv", outdir, day);
-	if ((rc = ct_mkdirs(outdir, 0750, err)) != CT_OK ||
+	if ((rc = ct_mkdirs(outdir, 0700, err)) != CT_OK ||
 	    (rc = write_results(&p, path, err)) != CT_OK) {
 		rc = rc == CT_ERR_NOMEM ? rc : CT_ERR_IO;
 		goto fail;

@@ -32,6 +32,7 @@
 #include <openssl/pem.h>
 
 #include "salesforce.h"
+#include "ct_token.h"
 #include "ct_time.h"
 #include "ct_json.h"
 
@@ -102,21 +103,15 @@ static size_t loginlen(const char *u)
 	return n;
 }
 
-/* base64url without padding (RFC 7515): OpenSSL's base64, translated. */
+/* base64url of in[0..n) appended to out (ct_b64url, the token's encoder). */
 static int b64url(struct ct_buf *out, const unsigned char *in, size_t n)
 {
-	size_t cap = 4 * ((n + 2) / 3) + 1;
-	unsigned char *t = malloc(cap);
-	int len, rc;
+	char *t = malloc(4 * ((n + 2) / 3) + 1);
+	int rc;
 
 	if (t == NULL)
 		return CT_ERR_NOMEM;
-	len = EVP_EncodeBlock(t, in, (int)n);
-	while (len > 0 && t[len - 1] == '=')
-		len--;
-	for (int i = 0; i < len; i++)
-		t[i] = t[i] == '+' ? '-' : t[i] == '/' ? '_' : t[i];
-	rc = ct_buf_add(out, t, (size_t)len);
+	rc = ct_buf_add(out, t, ct_b64url(t, in, n));
 	free(t);
 	return rc;
 }

@@ -324,8 +324,8 @@ static int usage(FILE *f, int code)
 	        "Store every record waiting in SPOOL/new/ in the target (%s),\n"
 	        "then move it to SPOOL/sent/DAY/; bad records go to SPOOL/failed/.\n"
 	        "Exit: 0 all stored or refused, 64 usage error, 74 local I/O error,\n"
-	        "75 records left for the next run, 78 configuration error\n"
-	        "(credentials included).\n",
+	        "75 records left for the next run, 77 not run by the spool's owner,\n"
+	        "78 configuration error (credentials included).\n",
 	        "file:///DIR or s3://BUCKET/PREFIX");
 	return code;
 }

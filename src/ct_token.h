@@ -64,4 +64,12 @@ void ct_token_free(struct ct_token *t);
  */
 void ct_token_thread_done(void);
 
+/*
+ * base64url without padding (RFC 7515 section 2), the JWT encoding: n
+ * bytes of in to out, which has room for 4 * ceil(n / 3) + 1 bytes (OpenSSL's
+ * EVP_EncodeBlock, then the url-safe alphabet).  Returns the length
+ * written; out is NUL-terminated.  Every JWT calltrail signs uses it.
+ */
+size_t ct_b64url(char *out, const void *in, size_t n);
+
 #endif /* CT_TOKEN_H */

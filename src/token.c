@@ -323,10 +323,8 @@ hmac_for(const char *secret)
 	return hmac_ctx;
 }
 
-/* base64url of n bytes at out (room for 4 * ceil(n / 3) + 1); returns
- * the length written, without padding, NUL-terminated. */
-static size_t
-b64url(char *out, const void *in, size_t n)
+size_t
+ct_b64url(char *out, const void *in, size_t n)
 {
 	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 	size_t i;
@@ -361,9 +359,9 @@ sign(const char *secret, const char *claims, char **jwt, char *err)
 	cap = 4 * ((sizeof hdr - 1 + 2) / 3) + 1 + 4 * ((n + 2) / 3) + 1 + 4 * ((HMAC_LEN + 2) / 3) + 1;
 	if ((out = malloc(cap)) == NULL)
 		return ct_seterr(err, CT_ERR_NOMEM, "token: out of memory");
-	len = b64url(out, hdr, sizeof hdr - 1);
+	len = ct_b64url(out, hdr, sizeof hdr - 1);
 	out[len++] = '.';
-	len += b64url(out + len, claims, n);
+	len += ct_b64url(out + len, claims, n);
 	if ((ctx = hmac_for(secret)) == NULL ||
 	    EVP_MAC_update(ctx, (const unsigned char *)out, len) != 1 ||
 	    EVP_MAC_final(ctx, mac, &maclen, sizeof mac) != 1 || maclen != HMAC_LEN) {
@@ -371,7 +369,7 @@ sign(const char *secret, const char *claims, char **jwt, char *err)
 		return ct_seterr(err, CT_ERR_CRYPTO, "token: HMAC-SHA256 failed");
 	}
 	out[len++] = '.';
-	b64url(out + len, mac, sizeof mac);
+	ct_b64url(out + len, mac, sizeof mac);
 	OPENSSL_cleanse(mac, sizeof mac);
 	*jwt = out;
 	return CT_OK;
