@@ -79,9 +79,10 @@ int ct_spool_recover(struct ct_spool *s, size_t *n, char *err);
 
 /* Move every file of new/ into cur/ and return their names, sorted
  * (oldest first), in a NULL-terminated array (free with ct_spool_names_free).
- * At most CT_SPOOL_CLAIM_MAX per call (bounded memory); the rest stays in
- * new/ for the next call.  recover and claim need the lock (CT_ERR_INPUT
- * without it). */
+ * At most CT_SPOOL_CLAIM_MAX per call (bounded memory; the environment's
+ * CT_SPOOL_CLAIM_MAX may lower it, for tests): the oldest by name, the
+ * rest stays in new/ for the next call.  recover and claim need the lock
+ * (CT_ERR_INPUT without it). */
 #define CT_SPOOL_CLAIM_MAX 100000
 int ct_spool_claim(struct ct_spool *s, char ***names, size_t *n, char *err);
 void ct_spool_names_free(char **names);
