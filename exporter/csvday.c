@@ -183,8 +183,9 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	struct ct_csv_stats st;
 	struct csv_left left = { 0 };
 	struct ct_buf out;
+	struct ct_obj obj;
 	struct run r;
-	int ex = 0, rc, dfd;
+	int ex = 0, rc, putrc = CT_OK, dfd;
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
@@ -240,6 +241,27 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 	}
 
 	snprintf(path, sizeof(path), "%s/salesforce-leads-%s.csv", outdir, r.day);
+	/* With csv_upload the target gets the file first: a bucket in
+	 * another region (CT_ERR_CONFIG) must stop the run with no file
+	 * written (SPEC 5), and storing first leaves nothing to undo — no
+	 * earlier day's file clobbered and then removed.  Any other store
+	 * failure (a refusal, the store down) still writes the local file,
+	 * so sales ops have the day while the upload waits for a rerun; the
+	 * run then exits with the store's code. */
+	if (c->csv_upload) {
+		memset(&obj, 0, sizeof(obj));
+		ct_target_key(CT_KEY_LEADS, r.day, NULL, NULL, key, sizeof(key));
+		obj.key = key;
+		obj.data = out.p;
+		obj.len = out.len;
+		obj.content_type = "text/csv";
+		if ((putrc = ct_target_put(t, &obj, 1, err)) == CT_ERR_CONFIG) {
+			ct_seterr(err, putrc, "storing %s in %s failed, no file "
+			          "written: %s", key, ct_target_name(t), obj.err);
+			ex = exitcode(putrc);
+			goto fail;
+		}
+	}
 	/* A run killed between create and rename left its temporary there
 	 * (fsutil's pattern, nothing else): gone once an hour old. */
 	if ((dfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
@@ -251,21 +273,11 @@ int export_csv(struct ct_conf *c, int argc, char **argv)
 		ex = exitcode(rc == CT_ERR_CONFIG ? CT_ERR_IO : rc);
 		goto fail;
 	}
-	if (c->csv_upload) {
-		struct ct_obj obj;
-
-		memset(&obj, 0, sizeof(obj));
-		ct_target_key(CT_KEY_LEADS, r.day, NULL, NULL, key, sizeof(key));
-		obj.key = key;
-		obj.data = out.p;
-		obj.len = out.len;
-		obj.content_type = "text/csv";
-		if ((rc = ct_target_put(t, &obj, 1, err)) != CT_OK) {
-			ct_seterr(err, rc, "%s written, but storing %s in %s "
-			          "failed: %s", path, key, ct_target_name(t), obj.err);
-			ex = exitcode(rc);
-			goto fail;
-		}
+	if (putrc != CT_OK) {
+		ct_seterr(err, putrc, "%s written, but storing %s in %s "
+		          "failed: %s", path, key, ct_target_name(t), obj.err);
+		ex = exitcode(putrc);
+		goto fail;
 	}
 
 	/* One line: what was written, from how much, and what was left out

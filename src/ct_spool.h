@@ -39,10 +39,15 @@ struct ct_spool {
 #define CT_SPOOL_RECORD_MODE 0640    /* a record as put writes it */
 #define CT_SPOOL_FILE_MODE   0600    /* .lock, NAME.why, the exporter's files */
 
-/* Open dir (followed if it is a symlink: it is the configured path); when
- * create is set make it (0710) and its subdirectories (tmp/ new/ 3730,
- * cur/ sent/ failed/ 0700) where missing.  A subdirectory that is a
- * symlink is CT_ERR_IO naming it.  Without create only dir must exist. */
+/* Open dir (followed if it is a symlink: it is the configured path).
+ * create is 0 (only dir must exist), CT_SPOOL_CREATE_ALL (the exporter:
+ * make dir (0710) and its subdirectories (tmp/ new/ 3730, cur/ sent/
+ * failed/ 0700) where missing) or CT_SPOOL_CREATE_DROP (a writer: dir,
+ * tmp/ and new/ only — the rest too when the caller owns dir, never
+ * needing them otherwise).  A subdirectory that is a symlink is
+ * CT_ERR_IO naming it. */
+#define CT_SPOOL_CREATE_ALL  1
+#define CT_SPOOL_CREATE_DROP 2
 int ct_spool_open(struct ct_spool *s, const char *dir, int create, char *err);
 /* Release the lock and the descriptors; safe on a spool never opened when
  * it was zeroed or initialised with CT_SPOOL_INIT. */
@@ -74,9 +79,10 @@ int ct_spool_recover(struct ct_spool *s, size_t *n, char *err);
 
 /* Move every file of new/ into cur/ and return their names, sorted
  * (oldest first), in a NULL-terminated array (free with ct_spool_names_free).
- * At most CT_SPOOL_CLAIM_MAX per call (bounded memory); the rest stays in
- * new/ for the next call.  recover and claim need the lock (CT_ERR_INPUT
- * without it). */
+ * At most CT_SPOOL_CLAIM_MAX per call (bounded memory; the environment's
+ * CT_SPOOL_CLAIM_MAX may lower it, for tests): the oldest by name, the
+ * rest stays in new/ for the next call.  recover and claim need the lock
+ * (CT_ERR_INPUT without it). */
 #define CT_SPOOL_CLAIM_MAX 100000
 int ct_spool_claim(struct ct_spool *s, char ***names, size_t *n, char *err);
 void ct_spool_names_free(char **names);

@@ -59,9 +59,13 @@ int ct_target_open(const struct ct_conf *c, struct ct_target **t, char *err);
  */
 int ct_target_put(struct ct_target *t, struct ct_obj *objs, size_t n, char *err);
 
-/* Call cb for every key under prefix (S3: ListObjectsV2 page by page,
- * one page in memory at a time), in lexical order.  A non-zero return
- * from cb stops and is returned.  cb may call ct_target_get_many. */
+/* Call cb for every key under prefix, as the listing comes, with
+ * memory that does not grow with the keys: S3 in lexical order
+ * (ListObjectsV2 page by page, one page in memory at a time), a file
+ * target in directory order (no order promised: nothing is gathered to
+ * sort).  A caller that needs order sorts what it keeps.  A non-zero
+ * return from cb stops and is returned.  cb may call
+ * ct_target_get_many. */
 int ct_target_list(struct ct_target *t, const char *prefix,
                    int (*cb)(void *arg, const char *key, uint64_t size),
                    void *arg, char *err);

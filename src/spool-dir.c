@@ -200,9 +200,20 @@ int ct_spool_open(struct ct_spool *s, const char *dir, int create, char *err)
 		               strerror(errno));
 		goto fail;
 	}
-	for (i = 0; create && i < sizeof subdirs / sizeof subdirs[0]; i++)
+	/* A writer needs tmp/ and new/ only: an agent (not the owner) must
+	 * not fail on the exporter's directories, which it may not make and
+	 * never uses.  The owner's put (e.g. the first, making the spool)
+	 * still prepares the whole spool. */
+	if (create == CT_SPOOL_CREATE_DROP && fstat(s->rootfd, &st) == 0 &&
+	    st.st_uid == geteuid())
+		create = CT_SPOOL_CREATE_ALL;
+	for (i = 0; create && i < sizeof subdirs / sizeof subdirs[0]; i++) {
+		if (create == CT_SPOOL_CREATE_DROP &&
+		    subdirs[i].mode != CT_SPOOL_DROP_MODE)
+			continue;
 		if ((rc = mksub(s, subdirs[i].name, subdirs[i].mode, err)) != CT_OK)
 			goto fail;
+	}
 	return CT_OK;
 fail:
 	ct_spool_close(s);

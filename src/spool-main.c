@@ -182,7 +182,7 @@ static int cmd_put(int argc, char **argv)
 		ex = rc == CT_ERR_NOMEM ? EX_SOFTWARE : EX_DATAERR;
 		goto out;
 	}
-	if (ct_spool_open(&s, dir, 1, err) != CT_OK ||
+	if (ct_spool_open(&s, dir, CT_SPOOL_CREATE_DROP, err) != CT_OK ||
 	    ct_spool_put(&s, b.p, b.len, path, err) != CT_OK) {
 		fprintf(stderr, "%s: put: %s; the record was not spooled\n", prog, err);
 		ex = EX_IOERR;

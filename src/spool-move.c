@@ -165,9 +165,35 @@ void ct_spool_names_free(char **names)
 	free(names);
 }
 
-/* The records of area (at most cap), sorted oldest first, as a
- * NULL-terminated array, read with the spool's reader.  A symlink with a
- * record's name is left where it is: never moved, never followed. */
+/* Restore the max-heap v[0..n) (by cmpname: the newest on top) below i. */
+static void siftdown(char **v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		char *tmp;
+
+		if (l < n && cmpname(&v[l], &v[m]) > 0)
+			m = l;
+		if (r < n && cmpname(&v[r], &v[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		tmp = v[i];
+		v[i] = v[m];
+		v[m] = tmp;
+		i = m;
+	}
+}
+
+/*
+ * The oldest records of area (at most cap), sorted oldest first, as a
+ * NULL-terminated array, read with the spool's reader.  Past cap names
+ * the array is a max-heap of the cap oldest seen so far (the newest on
+ * top, replaced by any older name read): a backlog larger than cap
+ * gives its oldest, not the first cap in directory order, in memory
+ * that stays cap names.  A symlink with a record's name is left where it
+ * is: never moved, never followed.
+ */
 static int scan(struct ct_spool *s, enum ct_spool_area area, size_t cap,
                 char ***out, size_t *n, char *err)
 {
@@ -175,13 +201,15 @@ static int scan(struct ct_spool *s, enum ct_spool_area area, size_t cap,
 	const char *name;
 	char **v = NULL, **nv;
 	size_t len = 0, alloc = 0;
-	int rc;
+	int rc, heap = 0;
 
 	*out = NULL;
 	*n = 0;
+	if (cap == 0)
+		cap = 1;
 	if ((rc = ct_spool_dir_open(s, area, NULL, &d, err)) != CT_OK)
 		return rc;
-	while (len < cap) {
+	for (;;) {
 		if ((rc = ct_spool_dir_next(&d, &name, err)) != CT_OK) {
 			if (name != NULL && rc == CT_ERR_IO)
 				continue;   /* a symlink: see above */
@@ -189,6 +217,25 @@ static int scan(struct ct_spool *s, enum ct_spool_area area, size_t cap,
 		}
 		if (name == NULL)
 			break;
+		if (len == cap) {
+			char *mine;
+
+			if (!heap) {
+				for (size_t i = len / 2; i-- > 0;)
+					siftdown(v, len, i);
+				heap = 1;
+			}
+			if (cmpname(&name, &v[0]) >= 0)
+				continue;   /* newer than the cap oldest so far */
+			if ((mine = strdup(name)) == NULL) {
+				rc = ct_seterr(err, CT_ERR_NOMEM, "out of memory");
+				break;
+			}
+			free(v[0]);
+			v[0] = mine;
+			siftdown(v, len, 0);
+			continue;
+		}
 		if (len + 2 > alloc) {
 			alloc = alloc ? alloc * 2 : 64;
 			if ((nv = realloc(v, alloc * sizeof(*v))) == NULL) {
@@ -307,11 +354,20 @@ int ct_spool_recover(struct ct_spool *s, size_t *n, char *err)
 	return rc;
 }
 
-/* new/ -> cur/, oldest first, at most CT_SPOOL_CLAIM_MAX; lock required. */
+/* new/ -> cur/, the oldest first, at most CT_SPOOL_CLAIM_MAX (tests may
+ * lower it with CT_SPOOL_CLAIM_MAX in the environment); lock required. */
 int ct_spool_claim(struct ct_spool *s, char ***names, size_t *n, char *err)
 {
-	return moveall(s, CT_SPOOL_NEW, "new", "cur", CT_SPOOL_CLAIM_MAX, 0,
-	               names, n, err);
+	const char *v = getenv("CT_SPOOL_CLAIM_MAX");
+	size_t cap = CT_SPOOL_CLAIM_MAX;
+	char *end;
+
+	if (v != NULL && *v != '\0') {
+		unsigned long long x = strtoull(v, &end, 10);
+		if (*end == '\0' && x >= 1 && x < cap)
+			cap = (size_t)x;
+	}
+	return moveall(s, CT_SPOOL_NEW, "new", "cur", cap, 0, names, n, err);
 }
 
 /* Make sent/DAY (0700) when missing; a new one is made durable in sent/

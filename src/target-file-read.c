@@ -1,6 +1,6 @@
 /*
  * target-file-read.c — walking the file:///DIR target: the listing (in
- * S3's key order), fetching one object, and sweeping stale temporaries
+ * directory order, streamed), fetching one object, and sweeping stale temporaries
  * (the writer's, and those older versions left beside the keys).  Every directory is reached
  * with O_NOFOLLOW from DIR (target-file.c, ct_tfile_opendir); a symlink
  * where a key could be is an error naming it, never followed.
@@ -61,20 +61,6 @@ void ct_tfile_sweep(int fd)
 	closedir(d);
 }
 
-/* One directory entry of the local walk.  A directory's name carries
- * its trailing '/', so plain byte order of names is the order S3 gives
- * whole keys ("a-b" < "a/x" because '-' < '/'). */
-struct ent {
-	char *name;
-	uint64_t size;
-};
-
-static int entcmp(const void *a, const void *b)
-{
-	const struct ent *x = a, *y = b;
-	return strcmp(x->name, y->name);
-}
-
 struct walk {
 	struct ct_target *t;
 	int (*cb)(void *, const char *, uint64_t);
@@ -90,14 +76,17 @@ static int relevant(const char *rel, const char *prefix)
 	return strncmp(rel, prefix, a < b ? a : b) == 0;
 }
 
-/* Walk the open directory fd (the key prefix rel, "" or ending in '/')
- * in key order; fd is closed here.  A symlink where a key could be is an
- * error naming it, never followed. */
+/*
+ * Walk the open directory fd (the key prefix rel, "" or ending in '/')
+ * in directory order, handing each key to the callback as it is read;
+ * fd is closed here.  Nothing is gathered or sorted: memory stays one
+ * DIR per level however many objects a day holds (SPEC 5, "memory
+ * follows the emails, not the objects").  A symlink where a key could
+ * be is an error naming it, never followed.
+ */
 static int walkdir(struct walk *w, int fd, char *rel, size_t rlen)
 {
 	char path[PATH_MAX];
-	struct ent *ents = NULL;
-	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	DIR *d;
 	int rc = CT_OK, sub;
@@ -107,8 +96,10 @@ static int walkdir(struct walk *w, int fd, char *rel, size_t rlen)
 		return ct_seterr(w->err, CT_ERR_IO, "opendir \"%s\" failed: %s",
 		                 ct_tfile_path(w->t, rel, path), strerror(errno));
 	}
-	while ((de = readdir(d)) != NULL) {
+	while (rc == CT_OK && (de = readdir(d)) != NULL) {
 		struct stat st;
+		size_t l = strlen(de->d_name);
+
 		if (de->d_name[0] == '.') {
 			/* ., .., .tmp/; a stale .tmp-XXXXXX an older version's
 			 * killed run left here goes now: a past day may never
@@ -116,72 +107,39 @@ static int walkdir(struct walk *w, int fd, char *rel, size_t rlen)
 			ct_tfile_sweep_one(dirfd(d), de->d_name);
 			continue;
 		}
+		if (rlen + l > CT_TARGET_KEY_MAX)
+			continue;   /* no key this long: nothing to list */
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			continue;
-		if (S_ISLNK(st.st_mode) && rlen + strlen(de->d_name) <= CT_TARGET_KEY_MAX) {
-			memcpy(rel + rlen, de->d_name, strlen(de->d_name) + 1);
-			if (relevant(rel, w->prefix)) {
+			continue;   /* vanished meanwhile */
+		memcpy(rel + rlen, de->d_name, l + 1);
+		if (S_ISLNK(st.st_mode)) {
+			if (relevant(rel, w->prefix))
 				rc = ct_seterr(w->err, CT_ERR_IO, "archive \"%s\" is a "
 				               "symlink; calltrail never follows one inside "
 				               "the archive", ct_tfile_path(w->t, rel, path));
-				rel[rlen] = '\0';
-				goto out;
-			}
-			rel[rlen] = '\0';
-			continue;
-		}
-		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct ent *ne = realloc(ents, nc * sizeof *ne);
-			if (ne == NULL) {
-				rc = ct_seterr(w->err, CT_ERR_NOMEM, "list: out of memory");
-				goto out;
-			}
-			ents = ne;
-			cap = nc;
-		}
-		if (asprintf(&ents[n].name, "%s%s", de->d_name,
-		             S_ISDIR(st.st_mode) ? "/" : "") < 0) {
-			rc = ct_seterr(w->err, CT_ERR_NOMEM, "list: out of memory");
-			goto out;
-		}
-		ents[n].size = (uint64_t)st.st_size;
-		n++;
-	}
-	if (n > 1)
-		qsort(ents, n, sizeof *ents, entcmp);
-	for (i = 0; i < n && rc == CT_OK; i++) {
-		size_t l = strlen(ents[i].name);
-		if (rlen + l > CT_TARGET_KEY_MAX)
-			continue;
-		memcpy(rel + rlen, ents[i].name, l + 1);
-		if (ents[i].name[l - 1] == '/') {
+		} else if (S_ISDIR(st.st_mode) && rlen + l < CT_TARGET_KEY_MAX) {
+			rel[rlen + l] = '/';
+			rel[rlen + l + 1] = '\0';
 			if (relevant(rel, w->prefix)) {
-				ents[i].name[l - 1] = '\0';
-				sub = openat(dirfd(d), ents[i].name, O_RDONLY | O_DIRECTORY |
+				sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
 				             O_NOFOLLOW | O_CLOEXEC);
 				if (sub >= 0)
-					rc = walkdir(w, sub, rel, rlen + l);
+					rc = walkdir(w, sub, rel, rlen + l + 1);
 				else if (errno != ENOENT)   /* ENOENT: vanished meanwhile */
 					rc = ct_tfile_whynot(dirfd(d), ct_tfile_path(w->t, rel, path),
-					            ents[i].name, errno, w->err);
+					            de->d_name, errno, w->err);
 			}
-		} else if (strncmp(rel, w->prefix, strlen(w->prefix)) == 0) {
-			rc = w->cb(w->arg, rel, ents[i].size);
+		} else if (S_ISREG(st.st_mode) &&
+		           strncmp(rel, w->prefix, strlen(w->prefix)) == 0) {
+			rc = w->cb(w->arg, rel, (uint64_t)st.st_size);
 		}
 		rel[rlen] = '\0';
 	}
-out:
-	for (i = 0; i < n; i++)
-		free(ents[i].name);
-	free(ents);
 	closedir(d);
 	return rc;
 }
 
-/* Every key under prefix (checked by the caller), in byte order. */
+/* Every key under prefix (checked by the caller), in directory order. */
 int ct_tfile_list(struct ct_target *t, const char *prefix,
                   int (*cb)(void *arg, const char *key, uint64_t size),
                   void *arg, char *err)

@@ -221,7 +221,7 @@ int ct_target_put(struct ct_target *t, struct ct_obj *objs, size_t n, char *err)
 	return ct_tfile_put(t, objs, n, err);
 }
 
-/* List keys under prefix in byte order; see ct_target.h. */
+/* List keys under prefix (S3: byte order); see ct_target.h. */
 int ct_target_list(struct ct_target *t, const char *prefix,
                    int (*cb)(void *arg, const char *key, uint64_t size),
                    void *arg, char *err)

@@ -13,13 +13,24 @@ no web server, so each misbehaviour is exactly what the test says.
                              the request 0.5 s later; print the status
   http URL SECONDS THREADS   POST {} to URL from THREADS clients until
                              SECONDS pass; print "<status> <count>" lines
+  busy SOCK N PID NOFILE RAISED   N connections each begin a request
+                             and stop half-way (busy, none idle); PID's
+                             RLIMIT_NOFILE is cut to NOFILE (accept: EMFILE
+                             with nothing to close) and a new connection
+                             asks.  Prints "early STATUS" if it is answered
+                             while they hold, "busy MS STATUS" for one of
+                             them finishing, "closed STATUS MS" for the new
+                             one once half of them close; then descriptors
+                             run out again, a second one asks, the limit is
+                             raised to RAISED (nothing closes) and
+                             "rearmed STATUS MS" is its answer
   launch SOCK SECONDS N -- CMD...   systemd's part: bind SOCK, run CMD
                              with it as fd 3 (LISTEN_FDS=1, LISTEN_PID),
                              restart it (SIGTERM, wait, start) every
                              SECONDS, N times; on SIGTERM stop it and
                              exit; print each start and exit status
 """
-import collections, http.client, os, resource, signal, socket, struct, sys
+import collections, http.client, os, resource, signal, socket, struct, subprocess, sys
 import threading, time, urllib.parse
 
 
@@ -120,6 +131,74 @@ def main():
             time.sleep(0.01)
         time.sleep(1)
         print("grew %d" % (rss(pid) - before), flush=True)
+    elif cmd == "busy":
+        raise_nofile()
+        path, n, pid, nofile = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+        full = request(keep=False)
+        # BEGIN_REQUEST and the PARAMS record, without the empty PARAMS
+        # that ends them: the server holds a request under way.
+        half = len(full) - len(record(4, 1) + record(5, 1, b"{}") + record(5, 1))
+
+        def limit(v):
+            # the soft limit only: raising a hard one takes CAP_SYS_RESOURCE
+            subprocess.run(["prlimit", "--pid", pid, "--nofile=%s:%s" % (v, sys.argv[6])],
+                           check=True)
+
+        def ask_bg():
+            out = {}
+
+            def run():
+                try:
+                    s = connect(path)
+                    s.sendall(full)
+                    out["status"] = status(s)
+                except OSError as e:
+                    out["status"] = "error %s" % e
+                out["at"] = time.time()
+            th = threading.Thread(target=run)
+            th.start()
+            return out, th
+
+        def said(out):
+            return out.get("status", "none").replace(" ", "_")
+        conns = []
+        for _ in range(n):
+            s = connect(path)
+            s.sendall(full[:half])
+            conns.append(s)
+        time.sleep(0.5)
+        limit(nofile)
+        # 1. accept: EMFILE, nothing idle to close: the new one waits.
+        new1, th1 = ask_bg()
+        time.sleep(1.0)
+        if "status" in new1:
+            print("early %s" % said(new1), flush=True)
+        # 2. a busy one finishing is answered at once: no sleep.
+        t0 = time.time()
+        conns[0].sendall(full[half:])
+        st = status(conns[0])
+        print("busy %d %s" % (int((time.time() - t0) * 1000), st.replace(" ", "_")), flush=True)
+        # 3. some close: the waiting one is served.
+        t0 = time.time()
+        for s in conns[1:n // 2]:
+            s.close()
+        th1.join(15)
+        print("closed %s %d" % (said(new1), int((new1.get("at", t0) - t0) * 1000)), flush=True)
+        # 4. out of descriptors again with nothing to close, then the limit
+        # is raised: nothing closes, so only the listener's rest ending
+        # (re-armed after 100 ms) lets the next one in.
+        fds = set(int(x) for x in os.listdir("/proc/%s/fd" % pid))
+        limit(min(i for i in range(len(fds) + 1) if i not in fds))
+        new2, th2 = ask_bg()
+        time.sleep(1.0)
+        if "status" in new2:
+            print("early %s" % said(new2), flush=True)
+        t0 = time.time()
+        limit(sys.argv[6])
+        th2.join(15)
+        print("rearmed %s %d" % (said(new2), int((new2.get("at", t0) - t0) * 1000)), flush=True)
+        for s in conns[n // 2:]:
+            s.close()
     elif cmd == "ask":
         s = connect(sys.argv[2])
         s.sendall(request(keep=False))

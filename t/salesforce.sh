@@ -180,6 +180,7 @@ is "before" "$(node -e 'const a=require(process.argv[1]);console.log(a.find(l=>l
 	"a converted Lead is left alone"
 R=$T/csv-main/salesforce-results-$DAY.csv
 [ -f "$R" ]; ok $? "the results file is written beside the CSV"
+cp "$R" "$T/clean-results.csv"
 is "640" "$(stat -c %a "$R")" "the results file is mode 0640"
 node -e '
 const {parse}=require("csv-parse/sync");
@@ -336,6 +337,44 @@ push main
 is 0 "$(rc)" "a re-run after a crash mid-push exits 0"
 leads >"$T/f.json"; cmp -s "$T/after.json" "$T/f.json"
 ok $? "... and ends in the state of one clean run"
+
+# Killed at every other step, then a re-run: each ends where one clean
+# run does (the org's records and the results file).  The stand-in holds
+# the step's request unanswered (the hang fault) until the run is killed.
+while IFS='|' read -r method path step; do
+	org
+	fault "{\"hang\": {\"method\": \"$method\", \"path\": \"$path\"}}"
+	render main
+	"$EXPORT" -c "$T/main.conf" salesforce --day "$DAY" >>"$OUT" 2>&1 &
+	victim=$!
+	wait_for 10 sh -c "[ \"\$(node -e 'fetch(process.argv[1]).then(r=>r.json()).then(h=>console.log(h.count))' $API/__admin/hung)\" -ge 1 ]"
+	ok $? "killed $step: the run got there"
+	kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
+	fault '{"hang": null}'
+	rm -f "$R"
+	push main
+	is 0 "$(rc)" "... a re-run exits 0 ($(cat "$T/e"))"
+	leads >"$T/f.json"; cmp -s "$T/after.json" "$T/f.json"
+	ok $? "... the org ends in the state of one clean run"
+	cmp -s "$T/clean-results.csv" "$R"
+	ok $? "... and the results file is the clean run's"
+done <<'EOF'
+POST|/jobs/query$|after sign-in, creating the query job
+GET|/jobs/query/[^/]+/results$|during the query job, reading its results
+PUT|/jobs/ingest/[^/]+/batches$|after the ingest job is created, before its upload
+PATCH|/jobs/ingest/[^/]+$|after the upload, before UploadComplete
+GET|/jobs/ingest/[^/]+/successfulResults/?$|after the ingest job, reading its results
+EOF
+
+# A reply over the size cap fails at once with a clear message: no retry
+# (every reply of this kind would be as large).
+org
+fault '{"huge": 100}'
+push main
+[ "$(rc)" -ne 0 ]; ok $? "a reply over the size cap fails the push (exit $(rc))"
+like "$(cat "$T/e")" "POST [^ ]*/jobs/query: reply larger than 1048576 bytes" "... saying which reply and the cap"
+is 1 "$(count POST '/jobs/query$')" "... at once: the request is not retried"
+is 0 "$(count POST '/jobs/ingest$')" "... and nothing is updated"
 
 # ---- sign-in refused, configuration -----------------------------------------------
 org

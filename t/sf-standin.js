@@ -18,7 +18,8 @@
 // Admin (instance port, no auth): GET /__admin/records?object=Lead,
 // POST /__admin/fault (JSON, see `faults`), GET /__admin/log (every
 // request: method, path, status), GET /__admin/tokens (issued tokens, so a
-// test can look for them in calltrail's output).
+// test can look for them in calltrail's output), GET /__admin/hung (how
+// many requests the `hang` fault holds unanswered).
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -90,13 +91,21 @@ const faults = {
   abortJob: '',       // 'ingest' or 'query': the next such job is Aborted
   neverComplete: false,
   delayMs: 30,        // each state step takes this long
+  hang: null,         // {method, path (a regex)}: such API requests are never answered
+  huge: 0,            // the next N API JSON replies carry 2 MiB of padding
 };
+const hung = [];      // the requests held by `hang` (GET /__admin/hung counts them)
 const tokens = new Set();
 const issued = [];
 const log = [];
 
 // ---- HTTP helpers ----------------------------------------------------------
 function send(res, status, body, type, headers) {
+  if (faults.huge > 0 && body !== undefined && typeof body !== 'string' && !Array.isArray(body) &&
+      res.req && !res.req.url.startsWith('/__admin') && res.req.socket.localPort === conf.instancePort) {
+    faults.huge--;
+    body = Object.assign({}, body, { padding: ' '.repeat(2 * 1024 * 1024) });
+  }
   res.writeHead(status, Object.assign({ 'Content-Type': type || 'application/json;charset=UTF-8' }, headers || {}));
   res.end(body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body));
 }
@@ -508,6 +517,7 @@ async function admin(req, res, url) {
     return send(res, 200, faults);
   }
   if (url.pathname === '/__admin/log') return send(res, 200, log);
+  if (url.pathname === '/__admin/hung') return send(res, 200, { count: hung.length });
   if (url.pathname === '/__admin/tokens') return send(res, 200, issued);
   return send(res, 404, { error: 'no such admin resource' });
 }
@@ -518,6 +528,12 @@ function serve(handler) {
     res.on('finish', () => {
       if (!url.pathname.startsWith('/__admin')) log.push({ method: req.method, path: url.pathname, status: res.statusCode });
     });
+    // A client killed at this step: the request is taken, never answered.
+    if (faults.hang && !url.pathname.startsWith('/__admin') && req.method === faults.hang.method &&
+        new RegExp(faults.hang.path).test(url.pathname)) {
+      hung.push(res);
+      return;
+    }
     handler(req, res, url).catch((e) => {
       if (!res.headersSent) apiError(res, 500, 'UNKNOWN_EXCEPTION', String(e && e.message));
     });

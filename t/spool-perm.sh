@@ -76,6 +76,17 @@ else
 	skip "no strace"; skip "no strace"
 fi
 
+# --- put needs only tmp/ and new/ --------------------------------------------
+# Until the exporter first runs (or after someone tidied up), cur/, sent/
+# and failed/ may be missing: an agent's put must not try to make them.
+rmdir "$S/cur" "$S/sent" "$S/failed"
+rec agent3 | agent "$SPOOLBIN" put -c "$T/conf" >"$T/out" 2>"$T/err"
+is 0 $? "an agent's put works with cur/, sent/ and failed/ missing"
+[ -f "$(cat "$T/out")" ]; ok $? "... and its record is in new/"
+ok $([ ! -e "$S/cur" ] && [ ! -e "$S/sent" ] && [ ! -e "$S/failed" ]; echo $?) \
+	"... without making the exporter's directories"
+# (the owner's upload below makes them again, 0700)
+
 # --- someone outside the group can do nothing -------------------------------
 rec x | stranger "$SPOOLBIN" put -c "$T/conf" >"$T/out" 2>"$T/err"
 is 74 $? "a user outside the group cannot put (74)"
@@ -115,6 +126,8 @@ agent cat "$S/.last-run.json" >/dev/null 2>&1
 ok $([ $? != 0 ]; echo $?) "... nor read the last run"
 is "600" "$(stat -c %a "$S/.last-run.json")" ".last-run.json is 0600"
 is "700" "$(stat -c %a "$S/sent/2025-10-29")" "sent/DAY is 0700"
+is "700 700 700" "$(cd "$S" && stat -c %a cur sent failed | tr '\n' ' ' | sed 's/ $//')" \
+	"the upload made cur/, sent/ and failed/ again, 0700"
 owner "$EXPORT" -c "$T/conf" status >/dev/null 2>&1
 is 0 $? "the owner's status exits 0"
 n=$(find "$S" ! -user $OWNER ! -path "$S/sent/*" | wc -l)

@@ -521,6 +521,55 @@ static void test_sweep_tmp(void)
 	top[len] = '\0';
 }
 
+/* More records waiting than a claim takes: each claim takes the oldest
+ * by name (the leading ns timestamp, then the rest), never the first in
+ * directory order, in a spool of its own. */
+static void test_claim_oldest(void)
+{
+	struct ct_spool s;
+	char err[CT_ERRLEN] = "", sub[64], want[64], **names = NULL;
+	size_t n = 0, len = strlen(top), good;
+	int i;
+
+	strncat(top, "-oldest", sizeof(top) - len - 1);
+	ok(ct_spool_open(&s, top, 1, err) == CT_OK && ct_spool_lock(&s, err) == CT_OK,
+	   "a spool for a backlog larger than a claim");
+	/* 40 records 1000..1039 created in a scrambled order, the newest
+	 * last and first; 1000 twice (pids 2 and 10: byte order decides). */
+	for (i = 0; i < 40; i++) {
+		int k = (i * 17 + 39) % 40;
+		snprintf(sub, sizeof(sub), "new/%d.%d.aa.json", 1000 + k, k == 0 ? 2 : 1);
+		touch(sub, rec);
+	}
+	touch("new/1000.10.aa.json", rec);
+	setenv("CT_SPOOL_CLAIM_MAX", "5", 1);
+	ok(ct_spool_claim(&s, &names, &n, err) == CT_OK && n == 5,
+	   "claim with a limit of 5 takes five");
+	good = names != NULL && n == 5 && strcmp(names[0], "1000.10.aa.json") == 0 &&
+	       strcmp(names[1], "1000.2.aa.json") == 0;
+	for (i = 2; good && i < 5; i++) {
+		snprintf(want, sizeof(want), "%d.1.aa.json", 999 + i);
+		good = strcmp(names[i], want) == 0;
+	}
+	if (!ok(good, "... the five oldest by name, oldest first"))
+		for (i = 0; names && names[i]; i++)
+			diag("claimed %s", names[i]);
+	ct_spool_names_free(names);
+	names = NULL;
+	ok(ct_spool_claim(&s, &names, &n, err) == CT_OK && n == 5 &&
+	   strcmp(names[0], "1004.1.aa.json") == 0 && strcmp(names[4], "1008.1.aa.json") == 0,
+	   "the next claim takes the next five");
+	ct_spool_names_free(names);
+	names = NULL;
+	unsetenv("CT_SPOOL_CLAIM_MAX");
+	ok(ct_spool_claim(&s, &names, &n, err) == CT_OK && n == 31 &&
+	   strcmp(names[0], "1009.1.aa.json") == 0 && strcmp(names[30], "1039.1.aa.json") == 0,
+	   "without the limit the rest, in order");
+	ct_spool_names_free(names);
+	ct_spool_close(&s);
+	top[len] = '\0';
+}
+
 int main(void)
 {
 	const char *tmpdir = getenv("TMPDIR");
@@ -542,6 +591,7 @@ int main(void)
 	test_put_fails();
 	test_recover_both();
 	test_sweep_tmp();
+	test_claim_oldest();
 	plan(tap_n);
 	top[strlen(top) - 6] = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);

@@ -7,7 +7,8 @@
 #     idle connections are closed after --timeout;
 #   - a tiny RLIMIT_NOFILE (prlimit), then descriptors taken away from the
 #     running worker (EMFILE on accept): requests still served, the worker
-#     neither sleeps nor dies;
+#     neither sleeps nor dies; the same with every connection busy (no
+#     idle one to close): the listener rests and re-arms;
 #   - peers that pipeline requests and never read: memory stays bounded;
 #   - --listen on a path another instance serves is refused, the first
 #     stays reachable and keeps its socket; a stale socket is replaced;
@@ -82,6 +83,34 @@ ok $? "... accept's EMFILE was met and logged"
 ok $? "... and the worker never died of it"
 is "$W" "$(pgrep -P "$SUP")" "... the same worker serves on"
 is 200 "$(ask)" "... and answers"
+stop
+
+# ---- EMFILE with no idle connection to close: the listener rests, re-arms --
+# Every connection busy (a request half-sent, so none is idle): accept
+# fails with EMFILE and nothing can be closed, so the listener rests
+# 100 ms and is put back, again and again; the busy ones are served
+# meanwhile (the worker never sleeps), and once some close, a new
+# connection waiting in the backlog is served.
+start prlimit --nofile=48:48 "$BIN" -c "$T/ct.conf" --listen "unix:$T/token.sock" \
+	--workers 1 --threads 1 --timeout 30
+$PEER busy "$T/token.sock" 25 "$W" 24 48 >"$T/busy.out" 2>&1
+ok "$(! grep -q '^early' "$T/busy.out"; echo $?)" \
+	"25 busy connections, RLIMIT_NOFILE cut to 24: a new connection waits while none can close"
+ms=$(sed -n 's/^busy \([0-9]*\) Status:_200.*/\1/p' "$T/busy.out")
+ok "$([ -n "$ms" ] && [ "$ms" -lt 500 ]; echo $?)" \
+	"... meanwhile a busy one that finishes is answered at once (${ms:-no answer} ms): the worker does not sleep"
+like "$(cat "$T/busy.out")" "closed Status:_200" "... once some close, the waiting connection is served"
+ms=$(sed -n 's/^rearmed Status:_200[^ ]* \([0-9]*\)$/\1/p' "$T/busy.out")
+ok "$([ -n "$ms" ] && [ "$ms" -lt 2000 ]; echo $?)" \
+	"... out of descriptors again, then the limit raised with nothing closing: the listener re-arms by itself (${ms:-not served} ms)"
+[ -n "$ms" ] || diag "$(cat "$T/busy.out")"
+grep -q "accept: Too many open files (25 connections): closing idle ones, else accepting again in 100 ms" "$T/token.log"
+ok $? "... EMFILE with 25 busy connections was met and logged"
+! grep -q "worker exits\|exited with\|killed by" "$T/token.log"
+ok $? "... and the worker never died of it"
+is "$W" "$(pgrep -P "$SUP")" "... the same worker serves on"
+prlimit --pid "$W" --nofile=48:48 2>/dev/null
+is 200 "$(ask)" "... and answers through nginx"
 stop
 
 # ---- pipelining peers that never read: bounded memory ----------------------

@@ -246,10 +246,24 @@ for answer in 400 301; do
 	is 78 "$rc" "... csv --source target exits 78"
 	like "$(cat "$T/out")" "region eu-west-1" "... naming the region"
 	[ ! -e "$T/rcsv/salesforce-leads-$DAY.csv" ]; ok $? "... and writes no file"
+	# csv --source spool with csv_upload = yes stores the CSV before it
+	# writes the local file: a region error leaves no file at all.
+	{ cat "$CONF"; printf 'csv_upload = yes\n'; } >"$T/up.conf"
+	rm -rf "$T/rcsv"
+	"$EXPORT" -c "$T/up.conf" csv --day "$DAY" --out "$T/rcsv" >"$T/out" 2>&1; rc=$?
+	is 78 "$rc" "... csv --source spool with csv_upload = yes exits 78"
+	like "$(cat "$T/out")" "region eu-west-1" "... naming the region"
+	[ -z "$(ls -A "$T/rcsv" 2>/dev/null)" ]; ok $? "... and writes no file (nor a temporary)"
 done
 proxy_ctl "mode?region=" >/dev/null
 up >/dev/null 2>&1
 is 0 "$(count new)" "with the region right the records are stored"
+rm -rf "$T/rcsv"
+"$EXPORT" -c "$T/up.conf" csv --day "$DAY" --out "$T/rcsv" >"$T/out" 2>&1; rc=$?
+is 0 "$rc" "... and csv with csv_upload = yes exits 0"
+[ -s "$T/rcsv/salesforce-leads-$DAY.csv" ]; ok $? "... writes the local file"
+node "$top_srcdir/t/s3-read.js" "$S3_PORT" bucket "$PREFIX/salesforce/date=$DAY/" 2>/dev/null | grep -c "leads.csv" >"$T/n"
+is 1 "$(cat "$T/n")" "... and stores it in the bucket"
 
 # 12. --help lists only the exit statuses the program returns (0 64 74 75
 # 78 here; 65 and 77 come from salesforce and the owner check, tested in
