@@ -396,7 +396,9 @@ static int exitcode(int rc, const struct sf *s)
 {
 	switch (rc) {
 	case CT_OK:         return 0;
-	case CT_ERR_TEMP:   return EX_TEMPFAIL;
+	case CT_ERR_TEMP:
+	case CT_ERR_TOOBIG: return EX_TEMPFAIL;  /* a reply over our cap: not
+	                                          * the admin's configuration */
 	case CT_ERR_CONFIG:
 	case CT_ERR_CRYPTO: return EX_CONFIG;
 	case CT_ERR_REMOTE: return s->denied ? EX_NOPERM : EX_CONFIG;

@@ -253,7 +253,7 @@ int sf_request(struct sf *s, const char *method, const char *path, int auth,
 		if (cc == CURLE_OUT_OF_MEMORY)
 			return ct_seterr(err, CT_ERR_NOMEM, "out of memory");
 		if (cc == CURLE_FILESIZE_EXCEEDED)
-			return ct_seterr(err, CT_ERR_REMOTE, "%s %s: %s", method,
+			return ct_seterr(err, CT_ERR_TOOBIG, "%s %s: %s", method,
 			                 path, cerr);
 		if (cc != CURLE_OK) {
 			retry = 1;

@@ -371,7 +371,7 @@ EOF
 org
 fault '{"huge": 100}'
 push main
-[ "$(rc)" -ne 0 ]; ok $? "a reply over the size cap fails the push (exit $(rc))"
+is 75 "$(rc)" "a reply over the size cap fails the push: exit 75, not a configuration error"
 like "$(cat "$T/e")" "POST [^ ]*/jobs/query: reply larger than 1048576 bytes" "... saying which reply and the cap"
 is 1 "$(count POST '/jobs/query$')" "... at once: the request is not retried"
 is 0 "$(count POST '/jobs/ingest$')" "... and nothing is updated"
