@@ -11,7 +11,8 @@
  *                 ct_spool_open/close and the owner check;
  *   spool.c       put and the lock;
  *   spool-move.c  every move (claim, recover, done, unclaim, fail) through
- *                 one mover, the tmp/ sweep and prune.
+ *                 one mover, and the tmp/ sweep;
+ *   spool-prune.c prune and its clock rule.
  * Nobody else walks the spool: status and the CSV reader use
  * ct_spool_dir_open/next/close.
  */

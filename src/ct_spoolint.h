@@ -1,7 +1,7 @@
 /*
- * ct_spoolint.h — what spool-dir.c (the bottom layer) gives spool.c and
- * spool-move.c inside the library; not part of the spool's interface
- * (ct_spool.h).  spool.c and spool-move.c never call each other.
+ * ct_spoolint.h — what spool-dir.c (the bottom layer) gives spool.c,
+ * spool-move.c and spool-prune.c inside the library; not part of the
+ * spool's interface (ct_spool.h).  Those three never call each other.
  */
 #ifndef CT_SPOOLINT_H
 #define CT_SPOOLINT_H
@@ -23,5 +23,8 @@ int ct_spool_moveat(int a, const char *an, int b, const char *bn,
                     const char *name, char *err);
 /* fsync an open directory: the renames into or out of it are durable. */
 int ct_spool_syncfd(int fd, const char *dir, char *err);
+/* Keep the first failure of a batch in rc and err (a later one is
+ * dropped; CT_OK never replaces a failure). */
+void ct_spool_keep(int *rc, char *err, int code, const char *e);
 
 #endif /* CT_SPOOLINT_H */

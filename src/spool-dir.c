@@ -368,3 +368,12 @@ void ct_spool_dir_close(struct ct_spool_dir *d)
 	d->dir_ = NULL;
 	d->fd = -1;
 }
+
+void ct_spool_keep(int *rc, char *err, int code, const char *e)
+{
+	if (*rc != CT_OK || code == CT_OK)
+		return;
+	*rc = code;
+	if (err)
+		snprintf(err, CT_ERRLEN, "%s", e);
+}

@@ -2,8 +2,8 @@
  * spool.c — the session spool on disk (SPEC section 4): its format
  * (below), put and the lock.  The module's layers are in ct_spool.h:
  * spool-dir.c below this file (names, directories, the reader),
- * spool-move.c beside it (every move, the sweep, prune); this file and
- * spool-move.c never call each other.
+ * spool-move.c (every move, the sweep) and spool-prune.c (prune) beside
+ * it; these three never call each other.
  *
  * ON-DISK FORMAT
  *
