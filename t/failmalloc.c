@@ -71,48 +71,39 @@ fail(const void *ra)
 	return 1;
 }
 
-void *
-malloc(size_t n)
+/* The one allocating path, for a call from ra: fail when armed, else
+ * count what glibc gives (calloc's a * b when zero is set). */
+static void *
+take(const void *ra, size_t a, size_t b, int zero)
 {
 	void *p;
 
-	if (fail(__builtin_return_address(0))) {
+	if (fail(ra)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if ((p = __libc_malloc(n)) != NULL)
+	if ((p = zero ? __libc_calloc(a, b) : __libc_malloc(a)) != NULL)
 		__atomic_add_fetch(&live, 1, __ATOMIC_SEQ_CST);
 	return p;
+}
+
+void *
+malloc(size_t n)
+{
+	return take(__builtin_return_address(0), n, 0, 0);
 }
 
 void *
 calloc(size_t a, size_t b)
 {
-	void *p;
-
-	if (fail(__builtin_return_address(0))) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if ((p = __libc_calloc(a, b)) != NULL)
-		__atomic_add_fetch(&live, 1, __ATOMIC_SEQ_CST);
-	return p;
+	return take(__builtin_return_address(0), a, b, 1);
 }
 
 void *
 realloc(void *old, size_t n)
 {
-	void *p;
-
-	if (old == NULL) {
-		if (fail(__builtin_return_address(0))) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		if ((p = __libc_malloc(n)) != NULL)
-			__atomic_add_fetch(&live, 1, __ATOMIC_SEQ_CST);
-		return p;
-	}
+	if (old == NULL)
+		return take(__builtin_return_address(0), n, 0, 0);
 	if (n == 0) {
 		free(old);
 		return NULL;
@@ -121,23 +112,17 @@ realloc(void *old, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return (p = __libc_realloc(old, n));
+	return __libc_realloc(old, n);
 }
 
 char *
 strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p;
+	char *p = take(__builtin_return_address(0), n, 0, 0);
 
-	if (fail(__builtin_return_address(0))) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if ((p = __libc_malloc(n)) != NULL) {
-		__atomic_add_fetch(&live, 1, __ATOMIC_SEQ_CST);
+	if (p != NULL)
 		memcpy(p, s, n);
-	}
 	return p;
 }
 
@@ -145,14 +130,9 @@ char *
 strndup(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);
-	char *p;
+	char *p = take(__builtin_return_address(0), n + 1, 0, 0);
 
-	if (fail(__builtin_return_address(0))) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if ((p = __libc_malloc(n + 1)) != NULL) {
-		__atomic_add_fetch(&live, 1, __ATOMIC_SEQ_CST);
+	if (p != NULL) {
 		memcpy(p, s, n);
 		p[n] = '\0';
 	}
